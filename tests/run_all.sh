@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Runs every test overlayd has and ends with one line "N passed, N failed[, N skipped]".
+#
+#   tests/run_all.sh [BUILD_DIR]
+#
+# Suites: the doctest binaries (each test case counts once), then every
+# tests/system/*.sh script (exit 0 = pass, 77 = skipped, anything else = fail;
+# one script counts once), then bounded fuzz runs when a fuzz build exists.
+# Privileged scripts need root; as root they always run (CI is root).
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(dirname "$here")
+build=${1:-$root/build}
+fuzz_build=${FUZZ_BUILD:-$root/build-fuzz}
+logdir=$(mktemp -d /tmp/overlayd-tests.XXXXXX)
+passed=0 failed=0 skipped=0
+failures=()
+
+run_doctest() {  # name binary
+  local name=$1 bin=$2 log="$logdir/$1.log"
+  if [ ! -x "$bin" ]; then
+    echo "== $name: binary $bin missing"; failed=$((failed + 1)); failures+=("$name (missing)"); return
+  fi
+  echo "== $name"
+  "$bin" --no-version=true >"$log" 2>&1
+  local rc=$?
+  local line; line=$(grep -E '^\[doctest\] test cases:' "$log" | tail -n 1)
+  if [ -z "$line" ]; then
+    echo "   no doctest summary (exit $rc); log: $log"; tail -n 20 "$log"
+    failed=$((failed + 1)); failures+=("$name (crashed)"); return
+  fi
+  local p f s
+  p=$(sed -E 's/.*\| *([0-9]+) passed.*/\1/' <<<"$line")
+  f=$(sed -E 's/.*\| *([0-9]+) failed.*/\1/' <<<"$line")
+  s=$(sed -E 's/.*\| *([0-9]+) skipped.*/\1/' <<<"$line")
+  passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
+  echo "   $line"
+  if [ "$f" != 0 ] || [ "$rc" != 0 ]; then
+    grep -E 'ERROR|FATAL|TEST CASE' "$log" | head -n 40
+    failures+=("$name ($f failed)")
+    [ "$f" = 0 ] && { failed=$((failed + 1)); }
+  fi
+}
+
+run_script() {  # path
+  local t=$1 name; name=$(basename "$t" .sh)
+  local log="$logdir/$name.log"
+  local start=$SECONDS
+  BUILD_DIR="$build" timeout --kill-after=10 300 bash "$t" >"$log" 2>&1
+  local rc=$?
+  case $rc in
+    0) passed=$((passed + 1)); echo "PASS $name ($((SECONDS - start))s)" ;;
+    77) skipped=$((skipped + 1)); echo "SKIP $name: $(tail -n 1 "$log")" ;;
+    *) failed=$((failed + 1)); failures+=("$name"); echo "FAIL $name (exit $rc, $((SECONDS - start))s); last lines:"
+       tail -n 30 "$log" | sed 's/^/   | /' ;;
+  esac
+}
+
+run_doctest unit_tests "$build/tests/unit_tests"
+[ -x "$build/tests/system/system_tests" ] && run_doctest system_tests "$build/tests/system/system_tests"
+
+for t in "$here"/system/*.sh; do
+  [ -e "$t" ] || continue
+  run_script "$t"
+done
+
+if [ -d "$fuzz_build" ]; then
+  for f in "$fuzz_build"/tests/fuzz_*; do
+    [ -x "$f" ] || continue
+    name=$(basename "$f")
+    corpus="$root/tests/fuzz/corpus/${name#fuzz_}"
+    mkdir -p "$logdir/$name"
+    if "$f" -max_total_time="${FUZZ_SECONDS:-20}" -rss_limit_mb=2048 "$logdir/$name" \
+        $( [ -d "$corpus" ] && echo "$corpus" ) >"$logdir/$name.log" 2>&1; then
+      passed=$((passed + 1)); echo "PASS $name ($(grep -Eo 'stat::number_of_executed_units: [0-9]+' "$logdir/$name.log" | grep -Eo '[0-9]+$' || echo '?') runs)"
+    else
+      failed=$((failed + 1)); failures+=("$name"); echo "FAIL $name"; tail -n 30 "$logdir/$name.log"
+    fi
+  done
+fi
+
+echo
+[ ${#failures[@]} -gt 0 ] && printf 'failed: %s\n' "${failures[@]}"
+echo "logs: $logdir"
+if [ "$skipped" -gt 0 ]; then
+  echo "$passed passed, $failed failed, $skipped skipped"
+else
+  echo "$passed passed, $failed failed"
+fi
+[ "$failed" -eq 0 ]
