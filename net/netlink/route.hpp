@@ -1,0 +1,29 @@
+// Routes in the main table. Families are checked before the kernel sees a
+// request: a v4 destination with a v6 gateway or source is invalid_argument.
+#pragma once
+
+#include <optional>
+#include <string_view>
+
+#include "core/error.hpp"
+#include "net/ip.hpp"
+#include "net/netlink/socket.hpp"
+
+namespace overlayd::netlink {
+
+// Default route (0.0.0.0/0 or ::/0) via `gateway`, optionally pinned to a
+// device. Replaces an existing default of that family.
+status add_default_route(socket& s, const net::ip_address& gateway,
+                         std::string_view dev = {});
+// Creates or replaces `dst` (a /32 or /128 typically) via `dev`, scope link,
+// with `src` as the preferred source when given.
+status replace_dev_route(socket& s, const net::cidr& dst, std::string_view dev,
+                         std::optional<net::ip_address> src = std::nullopt);
+// Deletes `dst` via `dev` (an empty dev matches any); absent = success.
+status delete_route(socket& s, const net::cidr& dst, std::string_view dev = {});
+
+// Pure check used by the calls above (exposed for tests).
+status check_route_families(const net::cidr& dst, const std::optional<net::ip_address>& gateway,
+                            const std::optional<net::ip_address>& src);
+
+}  // namespace overlayd::netlink
