@@ -1,0 +1,116 @@
+#include <doctest/doctest.h>
+
+#include <set>
+
+#include "net/ipam.hpp"
+
+using namespace overlayd;
+using namespace overlayd::net;
+
+namespace {
+ip_address ip(const char* s) { return *ip_address::parse(s); }
+cidr net_(const char* s) { return *cidr::parse(s); }
+}  // namespace
+
+TEST_CASE("node IP is the first usable host and is never handed out") {
+  // Ported from the seed's node_ip_is_first_usable_and_reserved.
+  ip_allocator alloc(net_("10.200.0.0/26"));
+  CHECK(alloc.node_ip() == ip("10.200.0.1"));
+  std::vector<ip_address> out;
+  for (int i = 0; i < 10; ++i) {
+    auto a = alloc.allocate();
+    REQUIRE(a.ok());
+    CHECK(*a != ip("10.200.0.1"));
+    out.push_back(*a);
+  }
+  CHECK(alloc.node_ip() == ip("10.200.0.1"));
+  CHECK(out[0] == ip("10.200.0.2"));
+  alloc.release(ip("10.200.0.1"));
+  CHECK(*alloc.allocate() != ip("10.200.0.1"));
+}
+
+TEST_CASE("IPv6 node IP is the first usable host") {
+  ip_allocator alloc(net_("fd00:200::/64"));
+  CHECK(alloc.node_ip() == ip("fd00:200::1"));
+  for (int i = 0; i < 5; ++i) CHECK(*alloc.allocate() != ip("fd00:200::1"));
+}
+
+TEST_CASE("released addresses are reused before the counter advances") {
+  // Ported from the seed's allocate_and_release_ip_round_trip.
+  ip_allocator alloc(net_("10.200.0.0/16"));
+  auto a = *alloc.allocate();
+  auto b = *alloc.allocate();
+  CHECK(a != b);
+  alloc.release(a);
+  alloc.release(a);  // idempotent
+  CHECK(*alloc.allocate() == a);
+  CHECK(*alloc.allocate() == ip("10.200.0.4"));
+}
+
+TEST_CASE("a v4 slice is exhausted before its broadcast address") {
+  ip_allocator alloc(net_("10.200.0.0/29"));  // .1 node, .2-.6 usable, .7 broadcast
+  for (int i = 2; i <= 6; ++i) CHECK(*alloc.allocate() == ip(("10.200.0." + std::to_string(i)).c_str()));
+  auto e = alloc.allocate();
+  REQUIRE_FALSE(e.ok());
+  CHECK(e.err().code == errc::exhausted);
+  CHECK(e.err().message.find("10.200.0.0/29") != std::string::npos);
+  alloc.release(ip("10.200.0.3"));
+  CHECK(*alloc.allocate() == ip("10.200.0.3"));
+}
+
+TEST_CASE("a v6 /126 is exhausted at the end of the range") {
+  ip_allocator alloc(net_("fd00::/126"));
+  CHECK(*alloc.allocate() == ip("fd00::2"));
+  CHECK(*alloc.allocate() == ip("fd00::3"));
+  CHECK_FALSE(alloc.allocate().ok());
+}
+
+TEST_CASE("subnet registry hands out /26 slices, idempotent per key") {
+  auto reg = subnet_registry::create(net_("10.200.0.0/16"));
+  REQUIRE(reg.ok());
+  reg->reserve_ip(ip("10.200.0.1"));
+  auto a = reg->assign("web", "1");
+  REQUIRE(a.ok());
+  CHECK(a->to_string() == "10.200.0.64/26");  // 10.200.0.0/26 holds the node IP
+  CHECK(*reg->assign("web", "1") == *a);
+  auto b = reg->assign("api", "1");
+  CHECK(b->to_string() == "10.200.0.128/26");
+  CHECK(reg->assign("web", "2")->to_string() == "10.200.0.192/26");
+  CHECK(reg->release("web", "1"));
+  CHECK_FALSE(reg->release("web", "1"));
+  CHECK(reg->assign("db", "1")->to_string() == "10.200.0.64/26");  // lowest free reused
+}
+
+TEST_CASE("subnet registry uses /120 for v6 and reports exhaustion") {
+  auto reg6 = subnet_registry::create(net_("fd00:200::/64"));
+  REQUIRE(reg6.ok());
+  CHECK(reg6->assign("web", "1")->to_string() == "fd00:200::/120");
+  CHECK(reg6->assign("api", "1")->to_string() == "fd00:200::100/120");
+
+  auto small = subnet_registry::create(net_("10.9.0.0/25"));  // two /26 slices
+  REQUIRE(small.ok());
+  small->reserve_ip(ip("10.9.0.1"));
+  CHECK(small->assign("a", "n")->to_string() == "10.9.0.64/26");
+  auto e = small->assign("b", "n");
+  REQUIRE_FALSE(e.ok());
+  CHECK(e.err().code == errc::exhausted);
+  CHECK_FALSE(subnet_registry::create(net_("10.9.0.0/27")).ok());
+}
+
+TEST_CASE("dedicated port band takes the lowest free port in base+1..=base+256") {
+  port_band band(51420, {51421});
+  CHECK(*band.allocate() == 51422);
+  CHECK(*band.allocate() == 51423);
+  band.release(51422);
+  CHECK(*band.allocate() == 51422);
+  band.reserve(51424);
+  CHECK(*band.allocate() == 51425);
+  port_band full(100);
+  for (int i = 0; i < 256; ++i) REQUIRE(full.allocate().ok());
+  auto e = full.allocate();
+  REQUIRE_FALSE(e.ok());
+  CHECK(e.err().message.find("dedicated-overlay port band exhausted") != std::string::npos);
+  port_band top(65500);
+  for (int i = 0; i < 35; ++i) REQUIRE(top.allocate().ok());
+  CHECK_FALSE(top.allocate().ok());
+}
