@@ -1,0 +1,74 @@
+#include "net/netlink/route.hpp"
+
+#include <cerrno>
+
+#include "net/netlink/link.hpp"
+#include "net/netlink/route_msg.hpp"
+
+namespace overlayd::netlink {
+
+status check_route_families(const net::cidr& dst, const std::optional<net::ip_address>& gateway,
+                            const std::optional<net::ip_address>& src) {
+  if (dst.prefix_len() > dst.address().bits())
+    return error(errc::invalid_argument, "route " + dst.to_string() + ": prefix too long");
+  if (gateway && gateway->fam() != dst.fam())
+    return error(errc::invalid_argument, "route " + dst.to_string() + ": gateway " +
+                                             gateway->to_string() + " is another address family");
+  if (src && src->fam() != dst.fam())
+    return error(errc::invalid_argument, "route " + dst.to_string() + ": source " +
+                                             src->to_string() + " is another address family");
+  return {};
+}
+
+namespace {
+
+result<int> oif_of(socket& s, std::string_view dev) {
+  if (dev.empty()) return 0;
+  auto li = get_link(s, dev);
+  if (!li) return std::move(li).err();
+  return li->index;
+}
+
+}  // namespace
+
+status add_default_route(socket& s, const net::ip_address& gateway, std::string_view dev) {
+  route_spec r;
+  r.dst = net::cidr(gateway.is_v4() ? net::ip_address() : net::ip_address::v6({}), 0);
+  r.gateway = gateway;
+  OVERLAYD_TRY(check_route_families(r.dst, r.gateway, r.src));
+  auto oif = oif_of(s, dev);
+  if (!oif) return std::move(oif).err();
+  r.oif = *oif;
+  auto req = build_route(route_op::replace, r);
+  return s.transact(req, "add default route", "via " + gateway.to_string());
+}
+
+status replace_dev_route(socket& s, const net::cidr& dst, std::string_view dev,
+                         std::optional<net::ip_address> src) {
+  OVERLAYD_TRY(check_route_families(dst, std::nullopt, src));
+  if (dev.empty()) return error(errc::invalid_argument, "route " + dst.to_string() + ": no device");
+  route_spec r{dst, std::nullopt, src, 0};
+  auto oif = oif_of(s, dev);
+  if (!oif) return std::move(oif).err();
+  r.oif = *oif;
+  auto req = build_route(route_op::replace, r);
+  return s.transact(req, "replace route", dst.to_string() + " dev " + std::string(dev));
+}
+
+status delete_route(socket& s, const net::cidr& dst, std::string_view dev) {
+  OVERLAYD_TRY(check_route_families(dst, std::nullopt, std::nullopt));
+  route_spec r{dst, std::nullopt, std::nullopt, 0};
+  auto oif = oif_of(s, dev);
+  if (!oif) {
+    // The device is gone, and every route through it went with it.
+    if (oif.err().code == errc::not_found) return {};
+    return std::move(oif).err();
+  }
+  r.oif = *oif;
+  auto req = build_route(route_op::remove, r);
+  auto st = s.transact(req, "delete route", dst.to_string());
+  if (!st && st.err().sys_errno == ESRCH) return {};
+  return st;
+}
+
+}  // namespace overlayd::netlink
