@@ -15,7 +15,7 @@
 
 #include "net/ip.hpp"
 
-namespace overlayd::net::wg {
+namespace overlayd::wg {
 
 // A Curve25519 public key (not secret).
 using public_key = std::array<uint8_t, 32>;
@@ -58,8 +58,8 @@ struct peer_update {
   std::optional<net::endpoint> endpoint;
   std::optional<uint16_t> persistent_keepalive;  // seconds; 0 = off
   bool replace_allowed_ips = false;              // drop existing before adding
-  std::vector<cidr> allowed_ips;                 // added (after the replace)
-  std::vector<cidr> remove_allowed_ips;          // control API only (no UAPI key)
+  std::vector<net::cidr> allowed_ips;                 // added (after the replace)
+  std::vector<net::cidr> remove_allowed_ips;          // control API only (no UAPI key)
 };
 
 // A device change, applied atomically with respect to the packet path.
@@ -76,7 +76,7 @@ struct peer_status {
   bool has_preshared_key = false;
   secret_key preshared_key;  // reported by UAPI get, as wireguard-go does
   std::optional<net::endpoint> endpoint;
-  std::vector<cidr> allowed_ips;
+  std::vector<net::cidr> allowed_ips;
   uint64_t rx_bytes = 0;
   uint64_t tx_bytes = 0;
   // Absolute Unix time of the last completed handshake; nullopt = never.
@@ -92,4 +92,4 @@ struct device_status {
   std::vector<peer_status> peers;
 };
 
-}  // namespace overlayd::net::wg
+}  // namespace overlayd::wg

@@ -4,7 +4,10 @@
 #include <charconv>
 #include <chrono>
 
-namespace overlayd::net::wg {
+namespace overlayd::wg {
+
+using net::cidr;
+using net::endpoint;
 
 namespace {
 
@@ -237,4 +240,4 @@ bool uapi_session::feed(std::string_view bytes, std::string& out) {
   }
 }
 
-}  // namespace overlayd::net::wg
+}  // namespace overlayd::wg

@@ -16,7 +16,7 @@
 #include "core/error.hpp"
 #include "net/wg/device_config.hpp"
 
-namespace overlayd::net::wg {
+namespace overlayd::wg {
 
 // A request larger than this is refused (wg setconf of 4096 peers with a few
 // allowed IPs each is ~1 MiB).
@@ -62,4 +62,4 @@ class uapi_session {
   std::string buf_;
 };
 
-}  // namespace overlayd::net::wg
+}  // namespace overlayd::wg

@@ -6,7 +6,7 @@
 
 using namespace overlayd;
 using namespace overlayd::net;
-using namespace overlayd::net::wg;
+using namespace overlayd::wg;
 
 namespace {
 

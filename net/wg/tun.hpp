@@ -1,0 +1,44 @@
+// The TUN interface of a device: a layer-3 interface (IFF_TUN|IFF_NO_PI, so
+// every read/write is exactly one IP packet) whose fd the I/O threads use.
+//
+//   tun_device::create(name)   opens /dev/net/tun and creates or attaches the
+//                              interface (name 1..15 chars); fd is non-blocking
+//   read(buf) / write(pkt)     one packet; read returns 0 on EAGAIN
+//
+// Link configuration (MTU, addresses, up) goes over netlink: tun_netlink.hpp.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "core/error.hpp"
+#include "net/wg/unique_fd.hpp"
+
+namespace overlayd::wg {
+
+inline constexpr uint32_t default_tun_mtu = 1420;
+inline constexpr size_t max_ifname_len = 15;
+
+class tun_device {
+ public:
+  static result<tun_device> create(std::string_view name);
+
+  const std::string& name() const noexcept { return name_; }
+  int fd() const noexcept { return fd_.get(); }
+
+  // One packet into `buf`; returns its size, 0 if none is waiting (EAGAIN),
+  // or an error. A packet longer than `buf` is truncated by the kernel: the
+  // caller sizes `buf` above the MTU and drops reads that fill it.
+  result<size_t> read(std::span<uint8_t> buf) const;
+  // One packet; false when the kernel refused it (counted by the caller).
+  bool write(std::span<const uint8_t> pkt) const noexcept;
+
+ private:
+  tun_device(unique_fd fd, std::string name) : fd_(std::move(fd)), name_(std::move(name)) {}
+  unique_fd fd_;
+  std::string name_;
+};
+
+}  // namespace overlayd::wg
