@@ -1,0 +1,129 @@
+#include "net/firewall/firewall.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "net/firewall/iptables.hpp"
+#include "net/firewall/rules.hpp"
+
+namespace overlayd::firewall {
+
+result<firewall> firewall::open(firewall_config cfg) {
+  OVERLAYD_TRY(check_table_name(cfg.table));
+  auto ctx = nft_context::open();
+  if (!ctx) return std::move(ctx).err();
+  return firewall(std::move(cfg), std::move(*ctx));
+}
+
+status firewall::run(const std::string& commands) {
+  auto r = nft_.run(commands);
+  if (!r) return std::move(r).err();
+  return {};
+}
+
+result<bool> firewall::table_exists() {
+  // A failed list means "no such table" (the only way it fails for a
+  // validated name when nft itself works).
+  return nft_.run(render_table_exists_probe(cfg_.table)).ok();
+}
+
+status firewall::ensure_table() {
+  auto exists = table_exists();
+  if (!exists) return std::move(exists).err();
+  if (*exists) return {};
+  return run(render_skeleton(cfg_.table));
+}
+
+status firewall::remove_table() {
+  auto exists = table_exists();
+  if (!exists) return std::move(exists).err();
+  if (!*exists) return {};
+  return run(render_delete_table(cfg_.table));
+}
+
+status firewall::ensure_subnet_rules(const std::vector<net::cidr>& cluster) {
+  OVERLAYD_TRY(ensure_table());
+  OVERLAYD_TRY(run(render_subnet_rules(cfg_.table, cluster)));
+  if (cfg_.iptables_compat) return ensure_iptables_accepts(nft_, cluster, iptables_tag());
+  return {};
+}
+
+status firewall::remove_subnet_rules(const std::vector<net::cidr>& cluster) {
+  status st;
+  auto exists = table_exists();
+  if (exists && *exists) st = run(render_clear_subnet_rules(cfg_.table));
+  if (cfg_.iptables_compat) {
+    auto ipt = remove_iptables_accepts(nft_, cluster, iptables_tag());
+    if (st && !ipt) st = std::move(ipt);
+  }
+  return st;
+}
+
+status firewall::ensure_masquerade(const std::vector<net::cidr>& cluster) {
+  OVERLAYD_TRY(ensure_table());
+  return run(render_masquerade(cfg_.table, cluster));
+}
+
+status firewall::remove_masquerade() {
+  auto exists = table_exists();
+  if (!exists || !*exists) return {};
+  return run(render_clear_masquerade(cfg_.table));
+}
+
+status firewall::ensure_member_isolation(std::string_view network, const net::ip_address& member,
+                                         const net::ip_address& node_ip,
+                                         const net::cidr& cluster) {
+  OVERLAYD_TRY(check_isolation_args(member, node_ip, cluster));
+  if (network.empty()) return error(errc::invalid_argument, "isolation network name is empty");
+  OVERLAYD_TRY(ensure_table());
+  const std::string id = network_id(network);
+  std::string cmds;
+  // First member of this network in this family: create its set and chains
+  // in the same transaction as the element adds.
+  if (!nft_.run(render_network_probe(cfg_.table, id, member.fam())))
+    cmds = render_network(cfg_.table, id, member.fam(), node_ip, cluster);
+  cmds += render_member_add(cfg_.table, id, member);
+  return run(cmds);
+}
+
+status firewall::remove_member_isolation(std::string_view network, const net::ip_address& member) {
+  auto exists = table_exists();
+  if (!exists || !*exists) return {};
+  auto cmds = render_member_remove(cfg_.table, network_id(network), member);
+  std::string all;
+  for (const auto& c : cmds) all += c;
+  if (run(all)) return {};
+  // Some element was already gone (nft 1.0.6 has no `destroy`): retry one
+  // by one; "not there" is the state we want.
+  for (const auto& c : cmds) (void)run(c);
+  return {};
+}
+
+status firewall::remove_overlay_isolation() {
+  auto exists = table_exists();
+  if (!exists || !*exists) return {};
+  auto listing = nft_.run("list table inet " + cfg_.table, true);
+  if (!listing) return std::move(listing).err();
+  // Flush the maps first: their verdicts reference the chains we delete.
+  std::string cmds;
+  for (const char* m : {"iso_src4", "iso_dst4", "iso_src6", "iso_dst6"})
+    cmds += "flush map inet " + cfg_.table + " " + m + "\n";
+  std::string chains, sets;
+  auto doc = nlohmann::json::parse(*listing, nullptr, false);
+  if (doc.is_discarded() || !doc.contains("nftables"))
+    return error(errc::protocol, "nft list table: unexpected JSON");
+  for (const auto& obj : doc["nftables"]) {
+    if (obj.contains("chain")) {
+      auto name = obj["chain"].value("name", "");
+      if (name.rfind("s4_", 0) == 0 || name.rfind("d4_", 0) == 0 || name.rfind("s6_", 0) == 0 ||
+          name.rfind("d6_", 0) == 0)
+        chains += "delete chain inet " + cfg_.table + " " + name + "\n";
+    } else if (obj.contains("set")) {
+      auto name = obj["set"].value("name", "");
+      if (name.rfind("m4_", 0) == 0 || name.rfind("m6_", 0) == 0)
+        sets += "delete set inet " + cfg_.table + " " + name + "\n";
+    }
+  }
+  return run(cmds + chains + sets);
+}
+
+}  // namespace overlayd::firewall
