@@ -4,8 +4,6 @@
 // The UAPI codec, the Unix-socket server and the actors all speak these.
 #pragma once
 
-#include <sodium.h>
-
 #include <array>
 #include <chrono>
 #include <cstdint>
@@ -13,36 +11,16 @@
 #include <string>
 #include <vector>
 
+#include "crypto/keys.hpp"
+#include "crypto/secret.hpp"
 #include "net/ip.hpp"
 
 namespace overlayd::wg {
 
-// A Curve25519 public key (not secret).
-using public_key = std::array<uint8_t, 32>;
-
-// 32 secret bytes (private key or preshared key), wiped when destroyed.
-class secret_key {
- public:
-  secret_key() = default;
-  explicit secret_key(const std::array<uint8_t, 32>& b) : b_(b) {}
-  secret_key(const secret_key& o) : b_(o.b_) {}
-  secret_key& operator=(const secret_key& o) {
-    b_ = o.b_;
-    return *this;
-  }
-  ~secret_key() { sodium_memzero(b_.data(), b_.size()); }
-
-  const std::array<uint8_t, 32>& bytes() const noexcept { return b_; }
-  std::array<uint8_t, 32>& bytes() noexcept { return b_; }
-  // All-zero means "none" in the UAPI (removes a private or preshared key).
-  bool is_zero() const noexcept { return sodium_is_zero(b_.data(), b_.size()) == 1; }
-  friend bool operator==(const secret_key& a, const secret_key& b) noexcept {
-    return sodium_memcmp(a.b_.data(), b.b_.data(), 32) == 0;
-  }
-
- private:
-  std::array<uint8_t, 32> b_{};
-};
+using crypto::public_key;
+// Private and preshared keys: 32 secret bytes, wiped when destroyed; all-zero
+// means "none" in the UAPI (removes the key).
+using secret_key = crypto::secret<32>;
 
 // Limits on what a caller can grow (checked when a change is applied).
 inline constexpr size_t max_peers = 4096;

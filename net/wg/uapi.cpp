@@ -31,8 +31,8 @@ status expect_true(std::string_view key, std::string_view v) {
 result<secret_key> parse_secret(std::string_view key, std::string_view v) {
   auto k = key_from_hex(v);
   if (!k) return invalid("uapi: bad hex key for " + std::string(key));
-  secret_key s(*k);
-  sodium_memzero(k->data(), k->size());
+  secret_key s{std::span<const uint8_t, 32>(*k)};
+  crypto::wipe(k->data(), k->size());
   return s;
 }
 
@@ -97,7 +97,7 @@ status peer_key(peer_update& p, std::string_view k, std::string_view v) {
 
 }  // namespace
 
-std::string key_to_hex(const std::array<uint8_t, 32>& k) {
+std::string key_to_hex(std::span<const uint8_t, 32> k) {
   static constexpr char digits[] = "0123456789abcdef";
   std::string s(64, '0');
   for (size_t i = 0; i < 32; ++i) {
@@ -145,7 +145,7 @@ result<device_update> parse_uapi_set(std::string_view body) {
       auto pk = key_from_hex(v);
       if (!pk) return invalid("uapi: bad hex key for public_key");
       peer = &u.peers.emplace_back();
-      peer->key = *pk;
+      peer->key.bytes = *pk;
       continue;
     }
     status s = peer ? peer_key(*peer, k, v) : device_key(u, k, v);
@@ -161,18 +161,18 @@ std::string format_uapi_get(const device_status& st) {
     o.append(k).append("=").append(v).append("\n");
   };
   if (st.private_key && !st.private_key->is_zero()) {
-    std::string hex = key_to_hex(st.private_key->bytes());
+    std::string hex = key_to_hex(st.private_key->span());
     kv("private_key", hex);
-    sodium_memzero(hex.data(), hex.size());
+    crypto::wipe(hex.data(), hex.size());
   }
   if (st.listen_port) kv("listen_port", std::to_string(st.listen_port));
   if (st.fwmark) kv("fwmark", std::to_string(st.fwmark));
   for (const auto& p : st.peers) {
-    kv("public_key", key_to_hex(p.key));
+    kv("public_key", key_to_hex(p.key.bytes));
     if (p.has_preshared_key) {
-      std::string hex = key_to_hex(p.preshared_key.bytes());
+      std::string hex = key_to_hex(p.preshared_key.span());
       kv("preshared_key", hex);
-      sodium_memzero(hex.data(), hex.size());
+      crypto::wipe(hex.data(), hex.size());
     }
     kv("protocol_version", "1");
     if (p.endpoint) kv("endpoint", p.endpoint->to_string());
@@ -230,7 +230,7 @@ bool uapi_session::feed(std::string_view bytes, std::string& out) {
       out += format_uapi_get(h_.uapi_get());
     } else if (req.starts_with("set=1\n")) {
       auto u = parse_uapi_set(std::string_view(req).substr(6));
-      sodium_memzero(req.data(), req.size());
+      crypto::wipe(req.data(), req.size());
       status s = u ? h_.uapi_set(*u) : status(u.err());
       out += "errno=" + std::to_string(s ? 0 : uapi_errno(s.err())) + "\n\n";
     } else {

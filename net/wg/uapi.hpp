@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstddef>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -30,7 +31,7 @@ result<device_update> parse_uapi_set(std::string_view body);
 std::string format_uapi_get(const device_status& st);
 
 // Hex of 32 key bytes, as the UAPI writes keys; and its strict inverse.
-std::string key_to_hex(const std::array<uint8_t, 32>& k);
+std::string key_to_hex(std::span<const uint8_t, 32> k);
 result<std::array<uint8_t, 32>> key_from_hex(std::string_view hex);
 
 // The negative errno a set reply carries for an error (wg prints strerror of
@@ -50,7 +51,7 @@ class uapi_handler {
 class uapi_session {
  public:
   explicit uapi_session(uapi_handler& h) : h_(h) {}
-  ~uapi_session() { sodium_memzero(buf_.data(), buf_.size()); }  // may hold keys
+  ~uapi_session() { crypto::wipe(buf_.data(), buf_.size()); }  // may hold keys
   uapi_session(const uapi_session&) = delete;
   uapi_session& operator=(const uapi_session&) = delete;
   // Returns false when the peer broke the framing (oversize request or an

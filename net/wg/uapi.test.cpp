@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include <cerrno>
+#include <cstring>
 
 #include "net/wg/uapi.hpp"
 
@@ -13,6 +14,8 @@ namespace {
 const std::string k1 = "e84b5a6d2717c1003a13b431570353dbaca9146cf150c5f8575680feba52027a";
 const std::string k2 = "b85996fecc9c7f1fc6d2572a76eda11d59bcd20be8e543b15ce4bd85a8e75a33";
 const std::string k3 = "58402e695ba1772b1cc9309755f043251ea77fdcf10fbe63989ceb7e19321376";
+
+std::string hex(const secret_key& k) { return key_to_hex(k.span()); }
 
 struct fake_device : uapi_handler {
   device_status st;
@@ -39,15 +42,15 @@ TEST_CASE("a full wg setconf request parses into a device update") {
   auto u = parse_uapi_set(body);
   REQUIRE(u.ok());
   REQUIRE(u->private_key);
-  CHECK(key_to_hex(u->private_key->bytes()) == k1);
+  CHECK(hex(*u->private_key) == k1);
   CHECK(u->listen_port == uint16_t{51820});
   CHECK(u->fwmark == uint32_t{0});
   CHECK(u->replace_peers);
   REQUIRE(u->peers.size() == 2);
   const auto& p = u->peers[0];
-  CHECK(key_to_hex(p.key) == k2);
+  CHECK(key_to_hex(p.key.bytes) == k2);
   REQUIRE(p.preshared_key);
-  CHECK(key_to_hex(p.preshared_key->bytes()) == k3);
+  CHECK(hex(*p.preshared_key) == k3);
   CHECK(p.replace_allowed_ips);
   REQUIRE(p.allowed_ips.size() == 2);
   CHECK(p.allowed_ips[0].to_string() == "10.99.0.2/32");
@@ -126,11 +129,11 @@ TEST_CASE("hex keys round trip and reject bad digits") {
 
 TEST_CASE("a get reply lists the device then each peer, ending in errno=0") {
   device_status st;
-  st.private_key = secret_key(*key_from_hex(k1));
+  st.private_key = secret_key(std::span<const uint8_t, 32>(*key_from_hex(k1)));
   st.listen_port = 51820;
   st.fwmark = 7;
   peer_status p;
-  p.key = *key_from_hex(k2);
+  p.key.bytes = *key_from_hex(k2);
   p.endpoint = *endpoint::parse("[fd00::2]:51821");
   p.allowed_ips = {*cidr::parse("10.99.0.2/32"), *cidr::parse("fd00::/64")};
   p.rx_bytes = 1234;
@@ -140,7 +143,7 @@ TEST_CASE("a get reply lists the device then each peer, ending in errno=0") {
   p.persistent_keepalive = 25;
   st.peers.push_back(p);
   peer_status q;
-  q.key = *key_from_hex(k3);
+  q.key.bytes = *key_from_hex(k3);
   st.peers.push_back(q);
   CHECK(format_uapi_get(st) ==
         "private_key=" + k1 + "\nlisten_port=51820\nfwmark=7\npublic_key=" + k2 +

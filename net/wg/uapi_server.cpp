@@ -120,9 +120,9 @@ void uapi_server::serve_client(int fd) {
     if (n <= 0) return;  // EOF: wg closed after its request
     std::string out;
     bool keep = session.feed(std::string_view(buf, static_cast<size_t>(n)), out);
-    sodium_memzero(buf, sizeof buf);
+    crypto::wipe(buf, sizeof buf);
     bool sent = out.empty() || write_all(fd, out);
-    sodium_memzero(out.data(), out.size());
+    crypto::wipe(out.data(), out.size());
     if (!keep || !sent) return;
   }
 }
