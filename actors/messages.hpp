@@ -1,0 +1,103 @@
+// Every message type the actors exchange, their atoms, and the typed
+// interfaces of the actors — registered in one place.
+//
+// Convention: every request between actors is (atom, correlation id, payload)
+// and every reply is (correlation id, payload). The correlation id is the one
+// the gateway gave the IPC/HTTP/embedded request that caused the message, so
+// the trace (actors/trace.hpp) can stitch a request's fan-out back together.
+#pragma once
+
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/atom.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "ipc/types.hpp"
+
+namespace overlayd::actors {
+
+using correlation_id = uint64_t;
+
+// ---- atoms (≤ 10 characters) -------------------------------------------------
+using request_atom = caf::atom_constant<caf::atom("request")>;    // gateway: an IPC request
+using serve_atom = caf::atom_constant<caf::atom("serve")>;        // supervisor: an engine op
+using alloc_ip_atom = caf::atom_constant<caf::atom("alloc_ip")>;  // allocator
+using release_atom = caf::atom_constant<caf::atom("release_ip")>; // allocator
+using configure_atom = caf::atom_constant<caf::atom("configure")>;// allocator: node slice
+using dns_set_atom = caf::atom_constant<caf::atom("dns_set")>;    // dns
+using dns_del_atom = caf::atom_constant<caf::atom("dns_del")>;    // dns
+using stop_atom = caf::atom_constant<caf::atom("stop")>;          // supervisor: revert + exit
+using routes_atom = caf::atom_constant<caf::atom("routes")>;      // gateway: current children
+using init_atom = caf::atom_constant<caf::atom("init")>;          // supervisor: spawn children
+
+// ---- payloads ------------------------------------------------------------------
+
+// Where the gateway delivers the final response of one request. Called exactly
+// once, from an actor thread: it must not block.
+using reply_fn = std::function<void(ipc::response)>;
+
+// An IPC request entering the actor system: the request, already validated by
+// ipc/, and where its response goes.
+struct inbound_call {
+  ipc::request request;
+  reply_fn reply;
+};
+
+// The node slice the allocator draws from (the seed's default before any
+// global setup is 10.200.0.0/16).
+struct slice_config {
+  net::cidr slice;
+};
+
+}  // namespace overlayd::actors
+
+// Local-only types: never serialised, so no inspect() needed.
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(overlayd::ipc::request)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(overlayd::ipc::response)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(overlayd::ipc::req::allocate_ip)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(overlayd::ipc::req::release_ip)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(overlayd::ipc::req::register_dns)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(overlayd::ipc::req::unregister_dns)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(overlayd::actors::inbound_call)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(overlayd::actors::slice_config)
+
+namespace overlayd::actors {
+
+// ---- typed interfaces ----------------------------------------------------------
+
+// allocator: one. Every pool (node slice now; bridge subnets, ports later).
+using allocator_actor = caf::typed_actor<
+    caf::replies_to<alloc_ip_atom, correlation_id, ipc::req::allocate_ip>::with<correlation_id,
+                                                                                ipc::response>,
+    caf::replies_to<release_atom, correlation_id, ipc::req::release_ip>::with<correlation_id,
+                                                                              ipc::response>,
+    caf::replies_to<configure_atom, correlation_id, slice_config>::with<correlation_id,
+                                                                        ipc::response>>;
+
+// dns: one. Overlay DNS records (and, with net/dns, the server answering them).
+using dns_actor = caf::typed_actor<
+    caf::replies_to<dns_set_atom, correlation_id, ipc::req::register_dns>::with<correlation_id,
+                                                                                ipc::response>,
+    caf::replies_to<dns_del_atom, correlation_id, ipc::req::unregister_dns>::with<correlation_id,
+                                                                                  ipc::response>>;
+
+// gateway: one. Routes each request (its correlation id is given by the
+// engine) to the owning actor and hands the reply to the caller's reply_fn.
+// The supervisor tells it the current children, again after every restart.
+using gateway_actor = caf::typed_actor<
+    caf::reacts_to<request_atom, correlation_id, inbound_call>,
+    caf::reacts_to<routes_atom, allocator_actor, dns_actor>>;
+
+// supervisor: one. Owns the global overlay, serves every engine operation not
+// owned by a narrower actor, spawns and restarts the others.
+using supervisor_actor = caf::typed_actor<
+    caf::replies_to<serve_atom, correlation_id, ipc::request>::with<correlation_id, ipc::response>,
+    caf::replies_to<stop_atom, correlation_id>::with<correlation_id, ipc::response>,
+    caf::replies_to<init_atom, gateway_actor>::with<bool>>;
+
+}  // namespace overlayd::actors

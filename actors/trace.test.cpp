@@ -1,0 +1,44 @@
+#include <doctest/doctest.h>
+
+#include "actors/trace.hpp"
+
+using namespace overlayd::actors;
+
+namespace {
+trace_record rec(uint64_t corr) {
+  trace_record r;
+  r.correlation = corr;
+  r.receiver = "allocator";
+  return r;
+}
+}  // namespace
+
+TEST_CASE("the trace ring numbers records and reads them back oldest first") {
+  trace_ring ring(8);
+  for (uint64_t i = 0; i < 5; ++i) ring.record(rec(i % 2));
+  CHECK(ring.last_seq() == 5);
+  auto all = ring.read(0, 100);
+  REQUIRE(all.size() == 5);
+  for (size_t i = 0; i < all.size(); ++i) CHECK(all[i].seq == i + 1);
+  auto after3 = ring.read(3, 100);
+  REQUIRE(after3.size() == 2);
+  CHECK(after3[0].seq == 4);
+  CHECK(ring.read(0, 2).size() == 2);
+}
+
+TEST_CASE("the trace ring keeps only the newest records when it wraps") {
+  trace_ring ring(4);
+  for (int i = 0; i < 10; ++i) ring.record(rec(7));
+  auto all = ring.read(0, 100);
+  REQUIRE(all.size() == 4);
+  CHECK(all.front().seq == 7);
+  CHECK(all.back().seq == 10);
+}
+
+TEST_CASE("the trace ring filters by correlation id") {
+  trace_ring ring(16);
+  for (uint64_t i = 0; i < 9; ++i) ring.record(rec(i % 3));
+  auto ones = ring.read(0, 100, 1);
+  REQUIRE(ones.size() == 3);
+  for (auto& r : ones) CHECK(r.correlation == 1);
+}

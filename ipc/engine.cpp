@@ -1,0 +1,152 @@
+#include "ipc/engine.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/send.hpp>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <filesystem>
+#include <future>
+
+#include "actors/gateway.hpp"
+#include "actors/observability.hpp"
+#include "actors/supervisor.hpp"
+#include "ipc/validate.hpp"
+
+namespace overlayd::ipc {
+
+// One call in flight: completes exactly once, whoever gets there first (the
+// actor reply, or stop() failing everything still pending).
+struct pending_call {
+  engine::done_fn done;
+  size_t op = 0;
+  std::chrono::steady_clock::time_point start;
+  std::atomic<bool> fired{false};
+};
+
+struct engine::impl {
+  caf::actor_system_config cfg;
+  std::unique_ptr<caf::actor_system> sys;
+  actors::supervisor_actor supervisor;
+  actors::gateway_actor gateway;
+};
+
+engine::engine(engine_config cfg)
+    : cfg_(std::move(cfg)),
+      obs_(std::make_unique<actors::observability>(cfg_.trace_capacity)),
+      impl_(std::make_unique<impl>()) {
+  obs_->ring().set_enabled(cfg_.trace_enabled);
+}
+
+result<std::unique_ptr<engine>> engine::start(engine_config cfg) {
+  std::error_code ec;
+  std::filesystem::create_directories(cfg.data_dir, ec);
+  if (ec) return system_error("create data dir", cfg.data_dir, ec.value());
+
+  std::unique_ptr<engine> e(new engine(std::move(cfg)));
+  auto& im = *e->impl_;
+  if (e->cfg_.worker_threads) im.cfg.scheduler_max_threads = e->cfg_.worker_threads;
+  im.sys = std::make_unique<caf::actor_system>(im.cfg);
+  im.supervisor = actors::spawn_supervisor(*im.sys, e->obs_.get());
+  im.gateway = actors::spawn_gateway(*im.sys, e->obs_.get(), im.supervisor);
+  // Wait until the supervisor has spawned its children and told the gateway:
+  // after this reply every later request finds its route.
+  caf::scoped_actor self{*im.sys};
+  bool ready = false;
+  self->request(im.supervisor, std::chrono::seconds(10), actors::init_atom::value, im.gateway)
+      .receive([&](bool ok) { ready = ok; },
+               [&](caf::error& err) { spdlog::error("engine init: {}", caf::to_string(err)); });
+  if (!ready) {
+    e->stop();
+    return error(errc::internal, "engine: the supervisor did not start");
+  }
+  return e;
+}
+
+engine::~engine() { stop(); }
+
+response engine::call(request r) {
+  std::promise<response> p;
+  auto f = p.get_future();
+  call_async(std::move(r), [&p](response resp) { p.set_value(std::move(resp)); });
+  return f.get();
+}
+
+void engine::call_async(request r, done_fn done) {
+  if (auto v = validate(r); !v) {
+    metrics_.record_rejected();
+    done(resp::err{v.err().message});
+    return;
+  }
+  if (stopped_.load()) {
+    done(resp::err{"overlay engine error: the engine has stopped"});
+    return;
+  }
+  const uint64_t corr = next_corr_.fetch_add(1);
+  auto pc = std::make_shared<pending_call>();
+  pc->done = std::move(done);
+  pc->op = r.index();
+  pc->start = std::chrono::steady_clock::now();
+  const bool is_shutdown = std::holds_alternative<req::shutdown>(r);
+  {
+    std::lock_guard lock(mu_);
+    inflight_.emplace(corr, pc);
+  }
+  actors::reply_fn reply = [this, corr, pc, is_shutdown](response resp) {
+    if (pc->fired.exchange(true)) return;
+    const double secs =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - pc->start).count();
+    metrics_.record(pc->op, resp.index(), secs);
+    const bool ok = std::holds_alternative<resp::ok>(resp);
+    pc->done(std::move(resp));
+    finish(corr);
+    if (is_shutdown && ok) {
+      std::lock_guard lock(mu_);
+      shutdown_requested_ = true;
+      shutdown_cv_.notify_all();
+    }
+  };
+  caf::anon_send(impl_->gateway, actors::request_atom::value, corr,
+                 actors::inbound_call{std::move(r), std::move(reply)});
+}
+
+void engine::finish(uint64_t corr) {
+  std::lock_guard lock(mu_);
+  inflight_.erase(corr);
+}
+
+void engine::wait_for_shutdown() {
+  std::unique_lock lock(mu_);
+  shutdown_cv_.wait(lock, [this] { return shutdown_requested_.load() || stopped_.load(); });
+}
+
+size_t engine::running_actors() const {
+  return impl_->sys ? impl_->sys->registry().running() : 0;
+}
+
+void engine::stop() {
+  if (stopped_.exchange(true)) return;
+  {
+    std::lock_guard lock(mu_);
+    shutdown_cv_.notify_all();
+  }
+  if (impl_->sys) {
+    if (impl_->gateway) caf::anon_send_exit(impl_->gateway, caf::exit_reason::user_shutdown);
+    if (impl_->supervisor) caf::anon_send_exit(impl_->supervisor, caf::exit_reason::user_shutdown);
+    impl_->gateway = nullptr;
+    impl_->supervisor = nullptr;
+    impl_->sys.reset();  // blocks until every actor has exited
+  }
+  // Whatever the actors did not answer is answered now.
+  std::map<uint64_t, std::shared_ptr<pending_call>> left;
+  {
+    std::lock_guard lock(mu_);
+    left.swap(inflight_);
+  }
+  for (auto& [corr, pc] : left)
+    if (!pc->fired.exchange(true)) pc->done(resp::err{"overlay engine error: the engine stopped"});
+}
+
+}  // namespace overlayd::ipc

@@ -1,0 +1,86 @@
+// The embedding API: an overlayd engine in your process.
+//
+//   auto eng = overlayd::ipc::engine::start({.data_dir = "/var/lib/me"});
+//   ipc::response r = (*eng)->call(ipc::req::allocate_ip{"web"});
+//   (*eng)->call_async(ipc::req::status{}, [](ipc::response r) { ... });
+//   (*eng)->stop();
+//
+// The daemon's Unix socket and HTTP API are thin layers over this same call
+// path: validate (ipc/validate.hpp) → gateway actor → owning actor → reply.
+// Every call gets a correlation id that tags every message it causes in the
+// actor trace. Thread-safe; any number of engines may live in one process.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "core/error.hpp"
+#include "ipc/metrics.hpp"
+#include "ipc/types.hpp"
+
+namespace overlayd::actors {
+class observability;
+}
+
+namespace overlayd::ipc {
+
+struct engine_config {
+  std::string data_dir = "./.overlayd";
+  std::string uapi_dir = "/var/run/wireguard";
+  size_t trace_capacity = 65536;
+  bool trace_enabled = true;
+  size_t worker_threads = 0;  // CAF scheduler threads; 0 = CAF's default
+};
+
+class engine {
+ public:
+  using done_fn = std::function<void(response)>;
+
+  static result<std::unique_ptr<engine>> start(engine_config cfg);
+  ~engine();
+  engine(const engine&) = delete;
+  engine& operator=(const engine&) = delete;
+
+  // Blocking call.
+  response call(request r);
+  // Asynchronous call: `done` runs exactly once, on an actor thread (must not
+  // block) — or inline when the request is invalid or the engine stopped.
+  void call_async(request r, done_fn done);
+
+  // Served a `shutdown` request (host state already reverted).
+  bool shutdown_requested() const noexcept { return shutdown_requested_.load(); }
+  // Blocks until a shutdown request was served or stop() was called.
+  void wait_for_shutdown();
+  // Stops every actor; calls still in flight are answered `err`. Idempotent.
+  void stop();
+
+  const engine_config& config() const noexcept { return cfg_; }
+  actors::observability& observability() noexcept { return *obs_; }
+  const request_metrics& metrics() const noexcept { return metrics_; }
+  size_t running_actors() const;
+
+ private:
+  struct impl;
+  explicit engine(engine_config cfg);
+
+  void finish(uint64_t corr);
+
+  engine_config cfg_;
+  std::unique_ptr<actors::observability> obs_;
+  std::unique_ptr<impl> impl_;
+  request_metrics metrics_;
+  std::atomic<uint64_t> next_corr_{1};
+  std::atomic<bool> stopped_{false};
+  std::atomic<bool> shutdown_requested_{false};
+  mutable std::mutex mu_;  // guards inflight_ and the shutdown condition
+  std::condition_variable shutdown_cv_;
+  std::map<uint64_t, std::shared_ptr<struct pending_call>> inflight_;
+};
+
+}  // namespace overlayd::ipc
