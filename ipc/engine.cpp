@@ -47,7 +47,7 @@ result<std::unique_ptr<engine>> engine::start(engine_config cfg) {
 
   std::unique_ptr<engine> e(new engine(std::move(cfg)));
   auto& im = *e->impl_;
-  if (e->cfg_.worker_threads) im.cfg.scheduler_max_threads = e->cfg_.worker_threads;
+  if (e->cfg_.worker_threads) im.cfg.set("scheduler.max-threads", e->cfg_.worker_threads);
   im.sys = std::make_unique<caf::actor_system>(im.cfg);
   im.supervisor = actors::spawn_supervisor(*im.sys, e->obs_.get());
   im.gateway = actors::spawn_gateway(*im.sys, e->obs_.get(), im.supervisor);

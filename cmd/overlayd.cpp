@@ -1,0 +1,109 @@
+// overlayd: the node-local overlay network daemon. Thin: parse flags, start
+// the engine, its Unix socket and HTTP API, turn SIGTERM/SIGINT into a
+// `shutdown` request, and stop everything in reverse order.
+#include <signal.h>
+
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <thread>
+
+#include "cmd/logging.hpp"
+#include "ipc/engine.hpp"
+#include "ipc/http_api.hpp"
+#include "ipc/socket_path.hpp"
+#include "ipc/unix_server.hpp"
+
+using namespace overlayd;
+
+int main(int argc, char** argv) {
+  CLI::App app{"overlayd: node-local overlay network daemon"};
+  ipc::engine_config cfg;
+  std::string socket_path, http = "127.0.0.1:7420", log_level = "info", log_format = "text";
+  app.add_option("--data-dir", cfg.data_dir, "state directory")->capture_default_str();
+  app.add_option("--socket", socket_path,
+                 "IPC socket path (default: from the data dir, as the contract says)");
+  app.add_option("--http", http, "HTTP control API ADDR:PORT, or 'off'")->capture_default_str();
+  app.add_option("--uapi-dir", cfg.uapi_dir, "where WireGuard UAPI sockets go")->capture_default_str();
+  app.add_option("--log-level", log_level, "trace|debug|info|warn|error|off")->capture_default_str();
+  app.add_option("--log-format", log_format, "text|json")->capture_default_str();
+  app.add_option("--trace-capacity", cfg.trace_capacity,
+                 "actor-trace ring size in messages; 0 turns tracing off")
+      ->capture_default_str();
+  app.set_version_flag("--version", std::string("overlayd ") + OVERLAYD_VERSION);
+  CLI11_PARSE(app, argc, argv);
+  if (!cmd::setup_logging(log_level, log_format)) return 2;
+  if (cfg.trace_capacity == 0) {
+    cfg.trace_enabled = false;
+    cfg.trace_capacity = 1;
+  }
+  if (socket_path.empty()) socket_path = ipc::default_socket_path(cfg.data_dir);
+
+  std::optional<net::endpoint> http_bind;
+  if (http != "off") {
+    auto ep = net::endpoint::parse(http);
+    if (!ep) {
+      std::fprintf(stderr, "--http: %s\n", ep.err().message.c_str());
+      return 2;
+    }
+    http_bind = *ep;
+  }
+
+  // Signals go to one thread (below) that turns them into a shutdown request;
+  // block them before any other thread exists so every thread inherits that.
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGTERM);
+  sigaddset(&sigs, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  auto eng = ipc::engine::start(cfg);
+  if (!eng) {
+    spdlog::error("{}", eng.err().message);
+    return 1;
+  }
+  auto& engine = **eng;
+  auto server = ipc::unix_server::start(socket_path, engine);
+  if (!server) {
+    spdlog::error("{}", server.err().message);
+    return 1;
+  }
+  std::unique_ptr<ipc::http_api> api;
+  if (http_bind) {
+    auto token = ipc::load_or_create_token(cfg.data_dir);
+    if (!token) {
+      spdlog::error("{}", token.err().message);
+      return 1;
+    }
+    auto a = ipc::http_api::start(*http_bind, engine, *token);
+    if (!a) {
+      spdlog::error("{}", a.err().message);
+      return 1;
+    }
+    api = std::move(a).value();
+  }
+  spdlog::info("overlayd {} ready: socket {}, http {}, data dir {}", OVERLAYD_VERSION,
+               socket_path, http_bind ? http : "off", cfg.data_dir);
+
+  std::thread signals([&] {
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    if (engine.shutdown_requested()) return;
+    if (sig == 0) return;  // woken by us at exit
+    spdlog::info("signal {}: shutting down as a `shutdown` request would", sig);
+    auto r = engine.call(ipc::req::shutdown{});
+    if (auto* e = std::get_if<ipc::resp::err>(&r)) spdlog::error("shutdown: {}", e->message);
+  });
+
+  engine.wait_for_shutdown();
+  if (api) api->stop();
+  (*server)->stop();
+  engine.stop();
+  // Release the signal thread if the shutdown came over IPC.
+  pthread_kill(signals.native_handle(), SIGTERM);
+  signals.join();
+  spdlog::info("overlayd stopped");
+  return 0;
+}

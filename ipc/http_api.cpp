@@ -1,0 +1,185 @@
+#include "ipc/http_api.hpp"
+
+#include <fcntl.h>
+#include <sodium.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <httplib.h>
+#include <spdlog/spdlog.h>
+
+#include <charconv>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <thread>
+
+#include "actors/observability.hpp"
+#include "ipc/codec.hpp"
+#include "ipc/engine.hpp"
+#include "ipc/trace_json.hpp"
+
+namespace overlayd::ipc {
+
+result<std::string> load_or_create_token(const std::string& data_dir) {
+  const std::string path = data_dir + "/http.token";
+  if (std::ifstream in(path); in) {
+    std::string tok;
+    std::getline(in, tok);
+    if (tok.size() >= 32) return tok;
+    spdlog::warn("{} is too short to be a token; generating a new one", path);
+  }
+  unsigned char raw[32];
+  if (::getrandom(raw, sizeof raw, 0) != sizeof raw) return system_error("getrandom", "", errno);
+  char hex[65];
+  sodium_bin2hex(hex, sizeof hex, raw, sizeof raw);
+  sodium_memzero(raw, sizeof raw);
+  const std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return system_error("create", tmp, errno);
+  std::string line = std::string(hex) + "\n";
+  const bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) &&
+                  ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    int e = errno;
+    ::unlink(tmp.c_str());
+    return system_error("write", path, e);
+  }
+  return std::string(hex);
+}
+
+struct http_api::impl {
+  httplib::Server server;
+  std::thread thread;
+  engine* eng = nullptr;
+  std::string token;
+  bool loopback = true;
+
+  bool authorized(const httplib::Request& req) const {
+    const std::string h = req.get_header_value("Authorization");
+    const std::string want = "Bearer " + token;
+    return h.size() == want.size() && sodium_memcmp(h.data(), want.data(), h.size()) == 0;
+  }
+  // Read-only endpoints: open on loopback, token elsewhere.
+  bool read_allowed(const httplib::Request& req, httplib::Response& res) const {
+    if (loopback || authorized(req)) return true;
+    deny(res);
+    return false;
+  }
+  static void deny(httplib::Response& res) {
+    res.status = 401;
+    res.set_header("WWW-Authenticate", "Bearer");
+    res.set_content(R"({"error":"missing or wrong bearer token"})", "application/json");
+  }
+  static std::optional<uint64_t> param_u64(const httplib::Request& req, const char* name) {
+    if (!req.has_param(name)) return std::nullopt;
+    const std::string v = req.get_param_value(name);
+    uint64_t x = 0;
+    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), x);
+    if (ec != std::errc() || p != v.data() + v.size()) return std::nullopt;
+    return x;
+  }
+
+  void routes();
+  std::string metrics_text() const;
+};
+
+void http_api::impl::routes() {
+  server.set_payload_max_length(max_http_body);
+
+  server.Post("/v1/request", [this](const httplib::Request& req, httplib::Response& res) {
+    if (!authorized(req)) return deny(res);
+    auto r = decode_request(req.body);
+    if (!r) {
+      res.status = 400;
+      res.set_content(encode_response(resp::err{r.err().message}), "application/json");
+      return;
+    }
+    res.set_content(encode_response(eng->call(std::move(r).value())), "application/json");
+  });
+  server.Get("/v1/status", [this](const httplib::Request& req, httplib::Response& res) {
+    if (!read_allowed(req, res)) return;
+    res.set_content(encode_response(eng->call(req::status{})), "application/json");
+  });
+  server.Get("/v1/nat", [this](const httplib::Request& req, httplib::Response& res) {
+    if (!read_allowed(req, res)) return;
+    res.set_content(encode_response(eng->call(req::nat_status{})), "application/json");
+  });
+  server.Get("/v1/trace", [this](const httplib::Request& req, httplib::Response& res) {
+    if (!read_allowed(req, res)) return;
+    const auto& ring = eng->observability().ring();
+    const uint64_t since = param_u64(req, "since").value_or(0);
+    const size_t limit = static_cast<size_t>(std::min<uint64_t>(param_u64(req, "limit").value_or(1000), 100000));
+    auto recs = ring.read(since, limit, param_u64(req, "correlation"));
+    res.set_content(render_trace_json(recs, ring.last_seq()), "application/json");
+  });
+  server.Get("/v1/trace.perfetto", [this](const httplib::Request& req, httplib::Response& res) {
+    if (!read_allowed(req, res)) return;
+    const auto& ring = eng->observability().ring();
+    auto recs = ring.read(param_u64(req, "since").value_or(0), ring.capacity(),
+                          param_u64(req, "correlation"));
+    res.set_content(render_perfetto_json(recs), "application/json");
+  });
+  server.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content("ok\n", "text/plain");
+  });
+  server.Get("/metrics", [this](const httplib::Request& req, httplib::Response& res) {
+    if (!read_allowed(req, res)) return;
+    res.set_content(metrics_text(), "text/plain; version=0.0.4");
+  });
+}
+
+std::string http_api::impl::metrics_text() const {
+  std::ostringstream out;
+  out << eng->metrics().render();
+  out << "# HELP overlayd_actors_running Actors alive in the engine.\n"
+      << "# TYPE overlayd_actors_running gauge\n"
+      << "overlayd_actors_running " << eng->running_actors() << "\n";
+  out << "# HELP overlayd_actor_mailbox_depth Messages waiting in an actor's mailbox.\n"
+      << "# TYPE overlayd_actor_mailbox_depth gauge\n";
+  auto rows = eng->observability().snapshot();
+  for (auto& r : rows) out << "overlayd_actor_mailbox_depth{actor=\"" << r.name << "\"} " << r.mailbox << "\n";
+  out << "# HELP overlayd_actor_messages_total Messages an actor has consumed.\n"
+      << "# TYPE overlayd_actor_messages_total counter\n";
+  for (auto& r : rows) out << "overlayd_actor_messages_total{actor=\"" << r.name << "\"} " << r.handled << "\n";
+  const auto& ring = eng->observability().ring();
+  out << "# HELP overlayd_trace_records_total Messages recorded in the actor trace.\n"
+      << "# TYPE overlayd_trace_records_total counter\n"
+      << "overlayd_trace_records_total " << ring.last_seq() << "\n";
+  return out.str();
+}
+
+result<std::unique_ptr<http_api>> http_api::start(const net::endpoint& bind, engine& eng,
+                                                  std::string token) {
+  auto im = std::make_unique<impl>();
+  im->eng = &eng;
+  im->token = std::move(token);
+  im->loopback = bind.ip().is_loopback();
+  im->routes();
+  const std::string host = bind.ip().to_string();
+  int port = bind.port();
+  if (port == 0) {
+    port = im->server.bind_to_any_port(host);
+    if (port < 0) return error(errc::system, "HTTP: cannot bind " + host + ":0");
+  } else if (!im->server.bind_to_port(host, port)) {
+    return error(errc::system, "HTTP: cannot bind " + bind.to_string() + " (in use or not local?)");
+  }
+  auto* srv = &im->server;
+  im->thread = std::thread([srv] { srv->listen_after_bind(); });
+  std::unique_ptr<http_api> api(new http_api(std::move(im)));
+  api->port_ = static_cast<uint16_t>(port);
+  return api;
+}
+
+http_api::http_api(std::unique_ptr<impl> im) : impl_(std::move(im)) {}
+http_api::~http_api() { stop(); }
+
+void http_api::stop() {
+  if (!impl_ || !impl_->thread.joinable()) return;
+  impl_->server.stop();
+  impl_->thread.join();
+}
+
+}  // namespace overlayd::ipc

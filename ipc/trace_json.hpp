@@ -1,0 +1,20 @@
+// Renders the actor trace for people and tools: a JSON listing (GET
+// /v1/trace, `overlayctl trace`) and Chrome trace-event JSON that Perfetto
+// and chrome://tracing open (GET /v1/trace.perfetto).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "actors/trace.hpp"
+
+namespace overlayd::ipc {
+
+// "alloc_ip", "serve:allocate_ip", "reply:ip"...: the atom, then the IPC op or
+// result the message carries.
+std::string trace_message_type(const actors::trace_record& r);
+
+std::string render_trace_json(const std::vector<actors::trace_record>& records, uint64_t last_seq);
+std::string render_perfetto_json(const std::vector<actors::trace_record>& records);
+
+}  // namespace overlayd::ipc

@@ -1,0 +1,59 @@
+// The IPC Unix-socket server (spec: Transport).
+//
+// One accept thread; per connection a reader thread (frames in → engine) and a
+// writer thread (responses out, in request order). Requests on one connection
+// are pipelined through the engine but answered in the order they arrived: each
+// gets a slot in the connection's queue when read, and the writer only writes
+// the oldest slot once it is filled. At most max_inflight slots per connection
+// (the reader stops reading until the writer catches up).
+//
+// Per the contract: a frame that is not a request gets no answer (logged); a
+// request frame with a bad body is answered `err` under its id; an oversize
+// frame closes that connection only.
+#pragma once
+
+#include <atomic>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "core/error.hpp"
+
+namespace overlayd::ipc {
+
+class engine;
+struct connection;
+
+class unix_server {
+ public:
+  static constexpr size_t max_inflight = 1024;
+  static constexpr size_t max_connections = 1024;
+
+  // Unlinks a stale socket, creates parent dirs, binds, chmod 0660, chgrp
+  // `zlayer` when that group exists, listens, and starts accepting.
+  static result<std::unique_ptr<unix_server>> start(const std::string& path, engine& eng);
+  ~unix_server();
+
+  // Stops accepting, closes every connection (their in-flight requests still
+  // complete), joins every thread, removes the socket file. Idempotent.
+  void stop();
+  const std::string& path() const noexcept { return path_; }
+
+ private:
+  unix_server(std::string path, engine& eng, int listen_fd, int wake_fd);
+  void accept_loop();
+  void reap(bool all);
+
+  std::string path_;
+  engine& engine_;
+  int listen_fd_;
+  int wake_fd_;  // eventfd: wakes the accept loop on stop()
+  std::atomic<bool> stopping_{false};
+  std::thread acceptor_;
+  std::mutex mu_;  // guards conns_
+  std::list<std::shared_ptr<connection>> conns_;
+};
+
+}  // namespace overlayd::ipc
