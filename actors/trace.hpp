@@ -38,8 +38,12 @@ class trace_ring {
   void set_enabled(bool on) noexcept { enabled_.store(on, std::memory_order_relaxed); }
   size_t capacity() const noexcept { return slots_.size(); }
 
-  // Stamps `r.seq` and stores it, overwriting the oldest record when full.
-  void record(trace_record r);
+  // A sequence number for a message about to be handled: taken when handling
+  // starts, so seq order is causal order (a request's hops number in order).
+  uint64_t reserve() noexcept { return next_seq_.fetch_add(1, std::memory_order_relaxed); }
+  // Stores a record whose seq came from reserve(), overwriting the oldest
+  // record when full. A reserved seq not yet committed reads as absent.
+  void commit(const trace_record& r);
 
   // Records with seq > since, oldest first, at most `limit`, optionally only
   // those of one correlation id.
@@ -55,9 +59,9 @@ class trace_ring {
 
  private:
   std::atomic<bool> enabled_{true};
-  mutable std::mutex mu_;  // guards slots_ and next_seq_
+  std::atomic<uint64_t> next_seq_{1};
+  mutable std::mutex mu_;  // guards slots_
   std::vector<trace_record> slots_;
-  uint64_t next_seq_ = 1;
 };
 
 }  // namespace overlayd::actors

@@ -5,6 +5,10 @@
 using namespace overlayd::actors;
 
 namespace {
+void record(trace_ring& ring, trace_record r) {
+  r.seq = ring.reserve();
+  ring.commit(r);
+}
 trace_record rec(uint64_t corr) {
   trace_record r;
   r.correlation = corr;
@@ -15,7 +19,7 @@ trace_record rec(uint64_t corr) {
 
 TEST_CASE("the trace ring numbers records and reads them back oldest first") {
   trace_ring ring(8);
-  for (uint64_t i = 0; i < 5; ++i) ring.record(rec(i % 2));
+  for (uint64_t i = 0; i < 5; ++i) record(ring, rec(i % 2));
   CHECK(ring.last_seq() == 5);
   auto all = ring.read(0, 100);
   REQUIRE(all.size() == 5);
@@ -28,7 +32,7 @@ TEST_CASE("the trace ring numbers records and reads them back oldest first") {
 
 TEST_CASE("the trace ring keeps only the newest records when it wraps") {
   trace_ring ring(4);
-  for (int i = 0; i < 10; ++i) ring.record(rec(7));
+  for (int i = 0; i < 10; ++i) record(ring, rec(7));
   auto all = ring.read(0, 100);
   REQUIRE(all.size() == 4);
   CHECK(all.front().seq == 7);
@@ -37,8 +41,23 @@ TEST_CASE("the trace ring keeps only the newest records when it wraps") {
 
 TEST_CASE("the trace ring filters by correlation id") {
   trace_ring ring(16);
-  for (uint64_t i = 0; i < 9; ++i) ring.record(rec(i % 3));
+  for (uint64_t i = 0; i < 9; ++i) record(ring, rec(i % 3));
   auto ones = ring.read(0, 100, 1);
   REQUIRE(ones.size() == 3);
   for (auto& r : ones) CHECK(r.correlation == 1);
+}
+
+TEST_CASE("a reserved but uncommitted record reads as absent, and later commits keep seq order") {
+  trace_ring ring(8);
+  auto slow = rec(1);
+  slow.seq = ring.reserve();  // handling starts first...
+  record(ring, rec(2));       // ...a later message finishes first
+  auto now = ring.read(0, 100);
+  REQUIRE(now.size() == 1);
+  CHECK(now[0].seq == 2);
+  ring.commit(slow);
+  auto all = ring.read(0, 100);
+  REQUIRE(all.size() == 2);
+  CHECK(all[0].seq == 1);
+  CHECK(all[0].correlation == 1);
 }

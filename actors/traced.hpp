@@ -45,6 +45,7 @@ class traced : public Base {
     trace_ring& ring = obs_->ring();
     if (!ring.enabled()) return finish(Base::consume(x));
     trace_record r;
+    r.seq = ring.reserve();
     r.mono_ns = trace_ring::now_ns();
     if (x.sender) {
       r.sender_id = x.sender->id();
@@ -56,7 +57,7 @@ class traced : public Base {
     detail::describe(x, r);
     auto res = Base::consume(x);
     r.handling_ns = trace_ring::now_ns() - r.mono_ns;
-    if (res != caf::invoke_message_result::skipped) ring.record(r);
+    if (res != caf::invoke_message_result::skipped) ring.commit(r);  // a skipped seq stays a gap
     return finish(res);
   }
 

@@ -65,11 +65,6 @@ int main(int argc, char** argv) {
     return 1;
   }
   auto& engine = **eng;
-  auto server = ipc::unix_server::start(socket_path, engine);
-  if (!server) {
-    spdlog::error("{}", server.err().message);
-    return 1;
-  }
   std::unique_ptr<ipc::http_api> api;
   if (http_bind) {
     auto token = ipc::load_or_create_token(cfg.data_dir);
@@ -83,6 +78,12 @@ int main(int argc, char** argv) {
       return 1;
     }
     api = std::move(a).value();
+  }
+  // The socket appears last: once it exists, everything else is up.
+  auto server = ipc::unix_server::start(socket_path, engine);
+  if (!server) {
+    spdlog::error("{}", server.err().message);
+    return 1;
   }
   spdlog::info("overlayd {} ready: socket {}, http {}, data dir {}", OVERLAYD_VERSION,
                socket_path, http_bind ? http : "off", cfg.data_dir);

@@ -99,14 +99,14 @@ void engine::call_async(request r, done_fn done) {
     const double secs =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - pc->start).count();
     metrics_.record(pc->op, resp.index(), secs);
-    const bool ok = std::holds_alternative<resp::ok>(resp);
-    pc->done(std::move(resp));
-    finish(corr);
-    if (is_shutdown && ok) {
+    // Flag first: whoever sees the `ok` may rely on shutdown_requested().
+    if (is_shutdown && std::holds_alternative<resp::ok>(resp)) {
       std::lock_guard lock(mu_);
       shutdown_requested_ = true;
       shutdown_cv_.notify_all();
     }
+    pc->done(std::move(resp));
+    finish(corr);
   };
   caf::anon_send(impl_->gateway, actors::request_atom::value, corr,
                  actors::inbound_call{std::move(r), std::move(reply)});

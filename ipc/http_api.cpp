@@ -93,7 +93,9 @@ void http_api::impl::routes() {
     if (!authorized(req)) return deny(res);
     auto r = decode_request(req.body);
     if (!r) {
-      res.status = 400;
+      // Not JSON at all: 400. Well-formed but wrong (unknown op, bad field):
+      // the same `err` response the socket gives.
+      if (r.err().code == errc::protocol) res.status = 400;
       res.set_content(encode_response(resp::err{r.err().message}), "application/json");
       return;
     }
