@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what is needed, builds, and runs every test; ends with
+# "N passed, N failed[, N skipped]" and exits non-zero on any failure.
+#   FUZZ_SECONDS=N  how long each fuzz target runs (default 20; 0 skips fuzzing)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh || { echo "0 passed, 1 failed"; exit 1; }
+if ! bash scripts/build.sh build; then
+  echo "build failed"; echo "0 passed, 1 failed"; exit 1
+fi
+if [ "${FUZZ_SECONDS:-20}" != 0 ]; then
+  # libFuzzer targets need clang; only the fuzz targets (and what they link) are built.
+  if [ ! -f build-fuzz/build.ninja ]; then
+    CXX=clang++ meson setup build-fuzz --wrap-mode=nodownload -Dfuzz=true -Dbuildtype=debugoptimized >/dev/null ||
+      { echo "fuzz configure failed"; echo "0 passed, 1 failed"; exit 1; }
+  fi
+  targets=$(ninja -C build-fuzz -t targets all | grep -oE '^tests/fuzz_[A-Za-z0-9_]+' | sort -u)
+  if [ -n "$targets" ] && ! ninja -C build-fuzz $targets; then
+    echo "fuzz build failed"; echo "0 passed, 1 failed"; exit 1
+  fi
+  export FUZZ_BUILD=$PWD/build-fuzz
+else
+  export FUZZ_BUILD=/nonexistent
+fi
+exec bash tests/run_all.sh "$PWD/build"
