@@ -1,0 +1,187 @@
+#include "ipc/validate.hpp"
+
+#include <sodium.h>
+
+#include <string>
+
+#include "net/ip.hpp"
+
+namespace overlayd::ipc {
+namespace {
+
+constexpr size_t wg_key_bytes = 32;
+
+// A value as quoted in a message; values can be megabytes long.
+std::string shown(std::string_view v) {
+  constexpr size_t max_shown = 64;
+  if (v.size() > max_shown) return std::string(v.substr(0, max_shown)) + "...";
+  return std::string(v);
+}
+
+error invalid(std::string msg) { return error(errc::invalid_argument, std::move(msg)); }
+
+error invalid_field(std::string_view field, std::string_view why) {
+  return invalid("invalid field '" + std::string(field) + "': " + std::string(why));
+}
+
+// The cause from net's "invalid CIDR '<text>': <cause>" style messages, so
+// ours can follow the seed's "invalid cluster CIDR <text>: <cause>".
+std::string cause(const error& e, std::string_view text) {
+  const std::string quoted = "'" + std::string(text) + "': ";
+  auto at = e.message.find(quoted);
+  return at == std::string::npos ? e.message : e.message.substr(at + quoted.size());
+}
+
+status non_empty(std::string_view field, const std::string& v) {
+  if (v.empty()) return invalid_field(field, "must not be empty");
+  return {};
+}
+
+status check_cidr(const std::string& text) {
+  auto c = net::cidr::parse(text);
+  if (!c) return invalid("invalid CIDR " + shown(text) + ": " + cause(c.err(), text));
+  return {};
+}
+
+// Seed wording: "invalid cluster CIDR <c>: <cause>", "invalid slice CIDR ...";
+// the slice must lie inside the cluster, in the same family.
+status check_cluster(const req::setup_global_overlay& r) {
+  auto cluster = net::cidr::parse(r.cluster_cidr);
+  if (!cluster)
+    return invalid("invalid cluster CIDR " + shown(r.cluster_cidr) + ": " +
+                   cause(cluster.err(), r.cluster_cidr));
+  if (!r.slice_cidr) return {};
+  const std::string& text = *r.slice_cidr;
+  auto slice = net::cidr::parse(text);
+  if (!slice) return invalid("invalid slice CIDR " + shown(text) + ": " + cause(slice.err(), text));
+  if (slice->fam() != cluster->fam())
+    return invalid("invalid slice CIDR " + shown(text) +
+                   ": not the same address family as cluster CIDR " + r.cluster_cidr);
+  if (!cluster->contains(*slice))
+    return invalid("invalid slice CIDR " + shown(text) + ": not inside cluster CIDR " +
+                   r.cluster_cidr);
+  return {};
+}
+
+status check_candidate(const nat_candidate_wire& c, const std::string& path) {
+  if (c.candidate_type != "host" && c.candidate_type != "server-reflexive" &&
+      c.candidate_type != "relay")
+    return invalid_field(
+        path + ".candidate_type",
+        "'" + shown(c.candidate_type) +
+            "' is not a candidate type (expected host, server-reflexive or relay)");
+  auto ep = net::endpoint::parse(c.address);
+  if (!ep) return invalid_field(path + ".address", shown(ep.err().message));
+  return {};
+}
+
+status check_scope(const peer_scope& s) {
+  if (s.service) return non_empty("scope.service", *s.service);
+  return {};
+}
+
+status check_handle(const attach_handle& h) {
+  if (auto* p = std::get_if<linux_pid>(&h)) {
+    if (p->pid == 0) return invalid_field("handle.pid", "must not be 0");
+    return {};
+  }
+  if (auto* w = std::get_if<windows_container>(&h))
+    return non_empty("handle.container_id", w->container_id);
+  if (auto* s = std::get_if<host_shared>(&h)) return non_empty("handle.id", s->id);
+  return non_empty("handle.id", std::get<guest_managed>(h).id);
+}
+
+// ---- one check per op; ops with nothing to check accept.
+
+template <class T>
+status check(const T&) {
+  return {};
+}
+
+status check(const req::set_local_wg_pubkey& r) { return validate_wg_key("pubkey", r.pubkey); }
+
+status check(const req::setup_global_overlay& r) {
+  OVERLAYD_TRY(non_empty("deployment", r.deployment));
+  OVERLAYD_TRY(check_cluster(r));
+  if (r.wg_port == 0) return invalid_field("wg_port", "must not be 0");
+  return {};
+}
+
+status check(const req::setup_service_overlay& r) { return non_empty("service", r.service); }
+status check(const req::teardown_service_overlay& r) { return non_empty("service", r.service); }
+status check(const req::allocate_ip& r) { return non_empty("service", r.service); }
+
+status check(const req::attach_container& r) {
+  OVERLAYD_TRY(check_handle(r.handle));
+  return non_empty("service", r.service);
+}
+
+status check(const req::detach_container& r) { return check_handle(r.handle); }
+
+status check(const req::add_peer& r) {
+  OVERLAYD_TRY(validate_peer_spec(r.peer));
+  return check_scope(r.scope);
+}
+
+status check(const req::remove_peer& r) {
+  OVERLAYD_TRY(validate_wg_key("pubkey", r.pubkey));
+  return check_scope(r.scope);
+}
+
+status check(const req::add_allowed_ip& r) {
+  OVERLAYD_TRY(validate_wg_key("pubkey", r.pubkey));
+  OVERLAYD_TRY(check_cidr(r.cidr));
+  return check_scope(r.scope);
+}
+
+status check(const req::remove_allowed_ip& r) {
+  OVERLAYD_TRY(validate_wg_key("pubkey", r.pubkey));
+  OVERLAYD_TRY(check_cidr(r.cidr));
+  return check_scope(r.scope);
+}
+
+status check(const req::register_dns& r) { return non_empty("name", r.name); }
+status check(const req::unregister_dns& r) { return non_empty("name", r.name); }
+
+status check(const req::write_scoped_resolver& r) {
+  OVERLAYD_TRY(non_empty("zone", r.zone));
+  if (r.port && *r.port == 0) return invalid_field("port", "must not be 0");
+  return {};
+}
+
+status check(const req::remove_scoped_resolver& r) { return non_empty("zone", r.zone); }
+
+}  // namespace
+
+status validate_wg_key(std::string_view field, std::string_view base64) {
+  // Strict RFC 4648 with padding, no whitespace, no trailing bits set: a
+  // WireGuard key is exactly 44 characters ending in '='. One spare byte in
+  // the buffer tells "too long" apart from a decode failure; both are errors.
+  unsigned char bin[wg_key_bytes + 1];
+  size_t len = 0;
+  int rc = sodium_base642bin(bin, sizeof bin, base64.data(), base64.size(), nullptr, &len, nullptr,
+                             sodium_base64_VARIANT_ORIGINAL);
+  if (rc != 0 || len != wg_key_bytes)
+    return invalid_field(field, "'" + shown(base64) + "' is not a base64 WireGuard key (32 bytes)");
+  return {};
+}
+
+status validate_peer_spec(const peer_spec& p, std::string_view prefix) {
+  const std::string pre(prefix);
+  OVERLAYD_TRY(validate_wg_key(pre + "public_key", p.public_key));
+  auto ep = net::endpoint::parse(p.endpoint);
+  if (!ep)
+    return invalid("invalid peer endpoint " + shown(p.endpoint) + ": " +
+                   cause(ep.err(), p.endpoint));
+  auto ips = net::parse_cidr_list(p.allowed_ips);
+  if (!ips) return invalid_field(pre + "allowed_ips", shown(ips.err().message));
+  for (size_t i = 0; i < p.candidates.size(); ++i)
+    OVERLAYD_TRY(check_candidate(p.candidates[i], pre + "candidates[" + std::to_string(i) + "]"));
+  return {};
+}
+
+status validate(const request& r) {
+  return std::visit([](const auto& x) { return check(x); }, r);
+}
+
+}  // namespace overlayd::ipc

@@ -1,0 +1,23 @@
+// The second of "parse, validate, act": a decoded request is checked here,
+// before any actor sees it. The codec only guarantees types and ranges; this
+// checks meaning — CIDRs, endpoints, WireGuard keys, candidates, names.
+// Every error is errc::invalid_argument and names the field and the value,
+// with the seed's wording where it has one ("invalid cluster CIDR 10.0.0/33:
+// bad address", "invalid peer endpoint x: ...", "invalid CIDR x: ...").
+#pragma once
+
+#include <string_view>
+
+#include "core/error.hpp"
+#include "ipc/types.hpp"
+
+namespace overlayd::ipc {
+
+status validate(const request& r);
+
+// Building blocks, exposed for other edges (HTTP, tests). `field` is the wire
+// name used in the message.
+status validate_wg_key(std::string_view field, std::string_view base64);  // base64 of 32 bytes
+status validate_peer_spec(const peer_spec& p, std::string_view prefix = "");
+
+}  // namespace overlayd::ipc
