@@ -104,6 +104,11 @@ status precompute_static(handshake& hs, const static_identity& id) {
 
 result<msg_initiation> create_initiation(handshake& hs, const static_identity& id, uint32_t local_index,
                                          wall_time now) {
+  return create_initiation(hs, id, local_index, now, crypto::generate_private_key());
+}
+
+result<msg_initiation> create_initiation(handshake& hs, const static_identity& id, uint32_t local_index,
+                                         wall_time now, crypto::private_key e) {
   if (hs.precomputed_static_static.is_zero()) return fail("no usable static-static DH for this peer");
   msg_initiation msg{};
   set_type(msg.type, message_type::initiation);
@@ -113,7 +118,7 @@ result<msg_initiation> create_initiation(handshake& hs, const static_identity& i
   start_chain(c, h, hs.remote_static);
 
   // e: a fresh ephemeral; C = KDF1(C, E_pub); H = HASH(H || E_pub)
-  crypto::private_key e = crypto::generate_private_key();
+  crypto::clamp(e);
   const crypto::public_key e_pub = crypto::public_from_private(e);
   std::memcpy(msg.ephemeral, e_pub.bytes.data(), 32);
   mix_key(c, e_pub.span());
@@ -197,6 +202,10 @@ status finish_initiation(handshake& hs, const initiation_opened& opened, time_po
 }
 
 result<msg_response> create_response(handshake& hs, uint32_t local_index) {
+  return create_response(hs, local_index, crypto::generate_private_key());
+}
+
+result<msg_response> create_response(handshake& hs, uint32_t local_index, crypto::private_key e) {
   if (hs.state != handshake_state::consumed_initiation) return fail("response: no initiation consumed");
   msg_response msg{};
   set_type(msg.type, message_type::response);
@@ -208,7 +217,7 @@ result<msg_response> create_response(handshake& hs, uint32_t local_index) {
   secret<32> k, tau;
 
   // e: C = KDF1(C, E_pub_r); H = HASH(H || E_pub_r)
-  crypto::private_key e = crypto::generate_private_key();
+  crypto::clamp(e);
   const crypto::public_key e_pub = crypto::public_from_private(e);
   std::memcpy(msg.ephemeral, e_pub.bytes.data(), 32);
   mix_key(c, e_pub.span());
