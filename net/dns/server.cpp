@@ -1,0 +1,464 @@
+#include "net/dns/server.hpp"
+
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <list>
+#include <mutex>
+#include <thread>
+
+#include "net/dns/forward_table.hpp"
+#include "net/dns/resolver.hpp"
+#include "net/dns/socket.hpp"
+#include "net/dns/upstream.hpp"
+
+namespace overlayd::net::dns {
+
+namespace {
+
+using clock = std::chrono::steady_clock;
+
+// What the event loop reads through epoll's data pointer. Immutable after
+// creation; owned by the server until stop().
+struct socket_slot {
+  enum class kind { stop, udp, tcp, upstream } k;
+  unique_fd fd;
+  endpoint bound;
+};
+
+// The settings a query is answered with, swapped atomically as a whole.
+struct runtime {
+  resolver_config rc;
+  std::vector<endpoint> upstreams;
+  std::chrono::milliseconds upstream_timeout{};
+};
+
+struct atomic_stats {
+  std::atomic<uint64_t> udp_queries{0}, tcp_queries{0}, answered{0}, forwarded{0},
+      upstream_failures{0}, dropped{0}, tcp_rejected{0};
+};
+
+struct tcp_client {
+  std::thread thread;
+  std::atomic<bool> done{false};
+};
+
+result<name> domain_name(std::string_view text) {
+  auto key = record_key(text);
+  if (!key) return error(errc::invalid_argument, "DNS domain: " + key.err().message);
+  auto n = name::parse(key->first);
+  if (!n || n->wire_size() > 200) return error(errc::invalid_argument, "DNS domain '" + std::string(text) + "' is too long");
+  return n;
+}
+
+void send_to(int fd, std::span<const uint8_t> data, const endpoint& to) {
+  sockaddr_storage ss{};
+  socklen_t len = to.to_sockaddr(ss);
+  // A full socket buffer drops the reply, as a router would: the client retries.
+  ::sendto(fd, data.data(), data.size(), MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&ss), len);
+}
+
+}  // namespace
+
+class server::impl {
+ public:
+  impl(std::shared_ptr<record_store> store, server_config cfg)
+      : store_(store ? std::move(store) : std::make_shared<record_store>()), cfg_(std::move(cfg)) {}
+
+  status start();
+  void stop();
+  bool running() const {
+    std::lock_guard lock(mu_);
+    return running_;
+  }
+  status add_listen(const endpoint& ep);
+  status set_listen(std::vector<endpoint> eps);
+  status set_domain(std::string_view d);
+  status set_upstreams(std::vector<endpoint> ups);
+  void set_ttl(std::chrono::seconds ttl);
+  std::vector<endpoint> bound_endpoints() const;
+  server_stats stats() const;
+
+  std::shared_ptr<record_store> store_;
+
+ private:
+  status publish_runtime();  // under mu_
+  status bind_listen(const endpoint& ep);  // under mu_
+  status add_slot(socket_slot::kind k, unique_fd fd, endpoint bound);  // under mu_
+  void close_all();  // under mu_, loop joined
+
+  // Event loop (its own thread).
+  void loop();
+  void on_udp(const socket_slot& s);
+  void on_accept(const socket_slot& s);
+  void on_upstream(const socket_slot& s);
+  void forward_udp(pending_forward p);
+  void reply_servfail(const pending_forward& p);
+  void expire_forwards();
+  int upstream_fd(const endpoint& up) const;
+  // TCP client threads.
+  void serve_tcp(unique_fd fd, tcp_client* self);
+  std::vector<uint8_t> answer_tcp(std::span<const uint8_t> query);
+
+  mutable std::mutex mu_;  // guards cfg_, slots_, running_, thread handles
+  server_config cfg_;
+  bool running_ = false;
+  std::vector<std::unique_ptr<socket_slot>> slots_;
+  unique_fd epoll_;
+  int stop_fd_ = -1;  // slots_[0] while running
+  int up4_fd_ = -1, up6_fd_ = -1;
+  std::thread loop_thread_;
+  std::atomic<std::shared_ptr<const runtime>> rt_;
+  atomic_stats stats_;
+
+  // Touched only by the loop thread (and by stop() after joining it).
+  forward_table pending_{limits::max_pending_forwards};
+  std::list<tcp_client> tcp_clients_;
+};
+
+// ------------------------------------------------------------- control
+
+status server::impl::publish_runtime() {
+  auto d = domain_name(cfg_.domain);
+  if (!d) return std::move(d).err();
+  if (cfg_.upstreams.size() > limits::max_upstreams)
+    return error(errc::exhausted, "DNS: more than " + std::to_string(limits::max_upstreams) + " upstreams");
+  auto rt = std::make_shared<runtime>();
+  rt->rc.domain = std::move(*d);
+  rt->rc.ttl = cfg_.ttl;
+  rt->rc.recursion_available = !cfg_.upstreams.empty();
+  rt->upstreams = cfg_.upstreams;
+  rt->upstream_timeout = cfg_.upstream_timeout;
+  rt_.store(std::move(rt));
+  return {};
+}
+
+status server::impl::add_slot(socket_slot::kind k, unique_fd fd, endpoint bound) {
+  auto slot = std::make_unique<socket_slot>(socket_slot{k, std::move(fd), bound});
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.ptr = slot.get();
+  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, slot->fd.get(), &ev) != 0)
+    return system_error("epoll_ctl add", "DNS socket " + bound.to_string(), errno);
+  slots_.push_back(std::move(slot));
+  return {};
+}
+
+status server::impl::bind_listen(const endpoint& ep) {
+  auto udp = open_udp(ep);
+  if (!udp) return std::move(udp).err();
+  auto bound = local_endpoint(udp->get());
+  if (!bound) return std::move(bound).err();
+  // TCP on the same port as UDP (matters when the port was 0).
+  auto tcp = open_tcp_listener(*bound);
+  if (!tcp) return std::move(tcp).err();
+  OVERLAYD_TRY(add_slot(socket_slot::kind::udp, std::move(*udp), *bound));
+  return add_slot(socket_slot::kind::tcp, std::move(*tcp), *bound);
+}
+
+status server::impl::start() {
+  std::lock_guard lock(mu_);
+  if (running_) return {};
+  OVERLAYD_TRY(publish_runtime());
+  epoll_.reset(::epoll_create1(EPOLL_CLOEXEC));
+  if (!epoll_) return system_error("epoll_create1", "DNS server", errno);
+  auto fail = [this](error e) -> status {
+    close_all();
+    return e;
+  };
+  auto stop_ev = open_stop_event();
+  if (!stop_ev) return fail(std::move(stop_ev).err());
+  stop_fd_ = stop_ev->get();
+  if (auto s = add_slot(socket_slot::kind::stop, std::move(*stop_ev), {}); !s) return fail(std::move(s).err());
+  for (const auto& ep : cfg_.listen)
+    if (auto s = bind_listen(ep); !s) return fail(std::move(s).err());
+  // Upstream legs leave from ephemeral ports; a host without IPv6 has no v6 socket.
+  for (auto fam : {family::v4, family::v6}) {
+    ip_address any = fam == family::v4 ? ip_address() : ip_address::v6({});
+    auto fd = open_udp(endpoint(any, 0));
+    if (!fd) continue;
+    int raw = fd->get();
+    if (auto s = add_slot(socket_slot::kind::upstream, std::move(*fd), endpoint(any, 0)); !s)
+      return fail(std::move(s).err());
+    (fam == family::v4 ? up4_fd_ : up6_fd_) = raw;
+  }
+  loop_thread_ = std::thread([this] { loop(); });
+  running_ = true;
+  return {};
+}
+
+void server::impl::close_all() {
+  for (auto& c : tcp_clients_) c.thread.join();
+  tcp_clients_.clear();
+  pending_ = forward_table(limits::max_pending_forwards);
+  slots_.clear();
+  epoll_.reset();
+  stop_fd_ = up4_fd_ = up6_fd_ = -1;
+}
+
+void server::impl::stop() {
+  std::lock_guard lock(mu_);
+  if (!running_) return;
+  signal_stop(stop_fd_);  // stays readable: wakes the loop and every TCP thread
+  loop_thread_.join();
+  close_all();
+  running_ = false;
+}
+
+status server::impl::add_listen(const endpoint& ep) {
+  std::lock_guard lock(mu_);
+  for (const auto& e : cfg_.listen)
+    if (e == ep) return {};
+  if (cfg_.listen.size() >= limits::max_listen_endpoints)
+    return error(errc::exhausted, "DNS: more than " + std::to_string(limits::max_listen_endpoints) + " listen endpoints");
+  if (running_) OVERLAYD_TRY(bind_listen(ep));
+  cfg_.listen.push_back(ep);
+  return {};
+}
+
+status server::impl::set_listen(std::vector<endpoint> eps) {
+  std::lock_guard lock(mu_);
+  if (running_) return error(errc::precondition, "DNS: stop the server before replacing its listen endpoints");
+  if (eps.size() > limits::max_listen_endpoints)
+    return error(errc::exhausted, "DNS: more than " + std::to_string(limits::max_listen_endpoints) + " listen endpoints");
+  cfg_.listen = std::move(eps);
+  return {};
+}
+
+status server::impl::set_domain(std::string_view d) {
+  std::lock_guard lock(mu_);
+  auto n = domain_name(d);
+  if (!n) return std::move(n).err();
+  cfg_.domain = std::string(d);
+  return publish_runtime();
+}
+
+status server::impl::set_upstreams(std::vector<endpoint> ups) {
+  std::lock_guard lock(mu_);
+  auto old = std::move(cfg_.upstreams);
+  cfg_.upstreams = std::move(ups);
+  if (auto s = publish_runtime(); !s) {
+    cfg_.upstreams = std::move(old);
+    return s;
+  }
+  return {};
+}
+
+void server::impl::set_ttl(std::chrono::seconds ttl) {
+  std::lock_guard lock(mu_);
+  cfg_.ttl = ttl;
+  (void)publish_runtime();  // the domain was validated when set
+}
+
+std::vector<endpoint> server::impl::bound_endpoints() const {
+  std::lock_guard lock(mu_);
+  std::vector<endpoint> out;
+  for (const auto& s : slots_)
+    if (s->k == socket_slot::kind::udp) out.push_back(s->bound);
+  return out;
+}
+
+server_stats server::impl::stats() const {
+  server_stats s;
+  s.udp_queries = stats_.udp_queries;
+  s.tcp_queries = stats_.tcp_queries;
+  s.answered = stats_.answered;
+  s.forwarded = stats_.forwarded;
+  s.upstream_failures = stats_.upstream_failures;
+  s.dropped = stats_.dropped;
+  s.tcp_rejected = stats_.tcp_rejected;
+  return s;
+}
+
+// ------------------------------------------------------------- event loop
+
+void server::impl::loop() {
+  epoll_event events[64];
+  for (;;) {
+    int timeout_ms = -1;
+    if (auto next = pending_.next_deadline()) {
+      auto left = std::chrono::ceil<std::chrono::milliseconds>(*next - clock::now()).count();
+      timeout_ms = static_cast<int>(std::clamp<int64_t>(left, 0, 60000));
+    }
+    int n = ::epoll_wait(epoll_.get(), events, 64, timeout_ms);
+    if (n < 0 && errno != EINTR) return;
+    for (int i = 0; i < n; ++i) {
+      const auto& s = *static_cast<const socket_slot*>(events[i].data.ptr);
+      switch (s.k) {
+        case socket_slot::kind::stop: return;
+        case socket_slot::kind::udp: on_udp(s); break;
+        case socket_slot::kind::tcp: on_accept(s); break;
+        case socket_slot::kind::upstream: on_upstream(s); break;
+      }
+    }
+    expire_forwards();
+  }
+}
+
+void server::impl::on_udp(const socket_slot& s) {
+  uint8_t buf[limits::udp_payload_max];
+  // Bounded batch per wake-up, so one busy socket cannot starve the others.
+  for (int i = 0; i < 64; ++i) {
+    sockaddr_storage from{};
+    socklen_t flen = sizeof from;
+    ssize_t n = ::recvfrom(s.fd.get(), buf, sizeof buf, MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&from), &flen);
+    if (n < 0) return;
+    ++stats_.udp_queries;
+    endpoint client = endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&from));
+    auto rt = rt_.load();
+    auto d = resolve(std::span(buf, static_cast<size_t>(n)), *store_->snapshot(), rt->rc, transport::udp);
+    switch (d.act) {
+      case decision::action::reply:
+        ++stats_.answered;
+        send_to(s.fd.get(), d.reply, client);
+        break;
+      case decision::action::forward:
+        forward_udp(pending_forward{std::move(d.query), client, s.fd.get(), d.max_reply, 0, {}, {}});
+        break;
+      case decision::action::drop: ++stats_.dropped; break;
+    }
+  }
+}
+
+int server::impl::upstream_fd(const endpoint& up) const { return up.ip().is_v4() ? up4_fd_ : up6_fd_; }
+
+// Sends the query to upstream p.upstream (then the next ones if sending
+// fails); SERVFAIL when none is left or the pending table is full.
+void server::impl::forward_udp(pending_forward p) {
+  auto rt = rt_.load();
+  while (p.upstream < rt->upstreams.size()) {
+    p.upstream_addr = rt->upstreams[p.upstream];
+    p.deadline = clock::now() + rt->upstream_timeout;
+    int fd = upstream_fd(p.upstream_addr);
+    if (fd < 0) {
+      ++p.upstream;
+      continue;
+    }
+    if (pending_.size() >= limits::max_pending_forwards) break;  // full: SERVFAIL now
+    message m = p.query;
+    auto id = pending_.insert(std::move(p));
+    if (!id) return;  // unreachable: the size was checked above
+    m.hdr.id = *id;
+    auto wire = serialize(m);
+    const pending_forward& entry = *pending_.find(*id);
+    sockaddr_storage ss{};
+    socklen_t len = entry.upstream_addr.to_sockaddr(ss);
+    if (::sendto(fd, wire.data(), wire.size(), MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&ss), len) >= 0) {
+      ++stats_.forwarded;
+      return;
+    }
+    p = *pending_.take(*id);
+    ++p.upstream;
+  }
+  reply_servfail(p);
+}
+
+void server::impl::reply_servfail(const pending_forward& p) {
+  ++stats_.upstream_failures;
+  if (p.listen_fd < 0) return;
+  send_to(p.listen_fd, error_reply(p.query, rcode::servfail, rt_.load()->rc), p.client);
+}
+
+void server::impl::on_upstream(const socket_slot& s) {
+  uint8_t buf[limits::udp_payload_max];
+  for (int i = 0; i < 64; ++i) {
+    sockaddr_storage from{};
+    socklen_t flen = sizeof from;
+    ssize_t n = ::recvfrom(s.fd.get(), buf, sizeof buf, MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&from), &flen);
+    if (n < 0) return;
+    auto wire = std::span<const uint8_t>(buf, static_cast<size_t>(n));
+    auto h = parse_header(wire);
+    if (!h) continue;
+    const pending_forward* p = pending_.find(h->id);
+    // Only the upstream we asked may answer, and only to the question asked.
+    if (!p || p->upstream_addr != endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&from))) continue;
+    auto out = relay_reply(wire, p->query, p->max_reply);
+    if (out.empty()) continue;
+    send_to(p->listen_fd, out, p->client);
+    (void)pending_.take(h->id);
+  }
+}
+
+void server::impl::expire_forwards() {
+  for (auto& p : pending_.take_expired(clock::now())) {
+    ++p.upstream;  // this one timed out: try the next, or SERVFAIL
+    forward_udp(std::move(p));
+  }
+}
+
+// ------------------------------------------------------------- TCP
+
+void server::impl::on_accept(const socket_slot& s) {
+  for (int i = 0; i < 16; ++i) {
+    unique_fd fd(::accept4(s.fd.get(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC));
+    if (!fd) return;
+    for (auto it = tcp_clients_.begin(); it != tcp_clients_.end();) {  // reap finished
+      if (it->done) {
+        it->thread.join();
+        it = tcp_clients_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    if (tcp_clients_.size() >= limits::max_tcp_connections) {
+      ++stats_.tcp_rejected;
+      continue;  // closing it tells the client to go elsewhere
+    }
+    auto& c = tcp_clients_.emplace_back();
+    c.thread = std::thread([this, f = std::move(fd), &c]() mutable { serve_tcp(std::move(f), &c); });
+  }
+}
+
+std::vector<uint8_t> server::impl::answer_tcp(std::span<const uint8_t> query) {
+  ++stats_.tcp_queries;
+  auto rt = rt_.load();
+  auto d = resolve(query, *store_->snapshot(), rt->rc, transport::tcp);
+  if (d.act == decision::action::reply) {
+    ++stats_.answered;
+    return std::move(d.reply);
+  }
+  if (d.act == decision::action::drop) {
+    ++stats_.dropped;
+    return {};
+  }
+  ++stats_.forwarded;
+  auto r = exchange_with_upstreams(d.query, rt->upstreams, rt->upstream_timeout, d.max_reply, stop_fd_);
+  if (r) return std::move(*r);
+  ++stats_.upstream_failures;
+  return error_reply(d.query, rcode::servfail, rt->rc);
+}
+
+// RFC 7766 §6.2: several queries per connection, answered in order; the
+// connection closes when idle for tcp_idle_timeout, on EOF or on error.
+void server::impl::serve_tcp(unique_fd fd, tcp_client* self) {
+  for (;;) {
+    auto msg = read_framed(fd.get(), stop_fd_, clock::now() + limits::tcp_idle_timeout);
+    if (!msg || msg->empty()) break;
+    auto reply = answer_tcp(*msg);
+    if (reply.empty()) continue;
+    if (!write_framed(fd.get(), reply, stop_fd_, clock::now() + limits::tcp_idle_timeout)) break;
+  }
+  self->done = true;
+}
+
+// ------------------------------------------------------------- facade
+
+server::server(std::shared_ptr<record_store> store, server_config cfg)
+    : impl_(std::make_unique<impl>(std::move(store), std::move(cfg))) {}
+server::~server() { impl_->stop(); }
+status server::start() { return impl_->start(); }
+void server::stop() { impl_->stop(); }
+bool server::running() const { return impl_->running(); }
+status server::add_listen(const endpoint& ep) { return impl_->add_listen(ep); }
+status server::set_listen(std::vector<endpoint> eps) { return impl_->set_listen(std::move(eps)); }
+status server::set_domain(std::string_view d) { return impl_->set_domain(d); }
+status server::set_upstreams(std::vector<endpoint> ups) { return impl_->set_upstreams(std::move(ups)); }
+void server::set_ttl(std::chrono::seconds ttl) { impl_->set_ttl(ttl); }
+std::vector<endpoint> server::bound_endpoints() const { return impl_->bound_endpoints(); }
+server_stats server::stats() const { return impl_->stats(); }
+const std::shared_ptr<record_store>& server::store() const noexcept { return impl_->store_; }
+
+}  // namespace overlayd::net::dns
