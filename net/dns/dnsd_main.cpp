@@ -9,7 +9,8 @@
 //                [--control-stdin]
 //
 // Records file: one "NAME IP" per line ('#' comments); re-read on SIGHUP,
-// replacing every record. With --control-stdin, stdin takes commands
+// replacing every record with those of --record and the file. With
+// --control-stdin, stdin takes commands
 // "set NAME IP", "add NAME IP", "del NAME", "clear", each answered with a
 // line "ok" or "error: ..." on stdout. Prints "ready ADDR:PORT..." once
 // listening. No upstreams unless given: names outside the domain then get
@@ -65,12 +66,13 @@ result<std::vector<std::pair<std::string, ip_address>>> read_records_file(const 
   return out;
 }
 
-status apply_record_flag(dns::record_store& store, const std::string& flag) {
+// "NAME=IP" → the pair.
+result<std::pair<std::string, ip_address>> parse_record_flag(const std::string& flag) {
   auto eq = flag.find('=');
   if (eq == std::string::npos) return error(errc::invalid_argument, "--record wants NAME=IP, got '" + flag + "'");
   auto ip = ip_address::parse(flag.substr(eq + 1));
   if (!ip) return std::move(ip).err();
-  return store.add(flag.substr(0, eq), *ip);
+  return std::pair{flag.substr(0, eq), *ip};
 }
 
 // One control line → "ok" or "error: ...".
@@ -115,11 +117,21 @@ result<dns::server_config> make_config(const options& o) {
   return cfg;
 }
 
+// The records of the flags, then of the file: all of them replace the
+// store's content (at start and on SIGHUP).
 status reload(dns::record_store& store, const options& o) {
-  if (o.records_file.empty()) return {};
-  auto recs = read_records_file(o.records_file);
-  if (!recs) return std::move(recs).err();
-  return store.replace_all(*recs);
+  std::vector<std::pair<std::string, ip_address>> all;
+  for (const auto& r : o.records) {
+    auto rec = parse_record_flag(r);
+    if (!rec) return std::move(rec).err();
+    all.push_back(std::move(*rec));
+  }
+  if (!o.records_file.empty()) {
+    auto recs = read_records_file(o.records_file);
+    if (!recs) return std::move(recs).err();
+    all.insert(all.end(), recs->begin(), recs->end());
+  }
+  return store.replace_all(all);
 }
 
 // Serves until SIGINT/SIGTERM; SIGHUP reloads the records file.
@@ -180,11 +192,6 @@ int main(int argc, char** argv) {
     return 2;
   }
   auto store = std::make_shared<dns::record_store>();
-  for (const auto& r : o.records)
-    if (auto s = apply_record_flag(*store, r); !s) {
-      std::cerr << "overlay-dnsd: " << s.err().message << "\n";
-      return 2;
-    }
   if (auto s = reload(*store, o); !s) {
     std::cerr << "overlay-dnsd: " << s.err().message << "\n";
     return 2;
