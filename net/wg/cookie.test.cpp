@@ -7,7 +7,10 @@
 using namespace overlayd;
 using namespace overlayd::wg;
 using namespace overlayd::wg::testing;
-using namespace std::chrono;
+using std::chrono::hours;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+using std::chrono::steady_clock;
 
 namespace {
 
