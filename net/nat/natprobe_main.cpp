@@ -128,7 +128,7 @@ int cmd_relay_echo(const relay_args& a) {
     c.on_datagram(r.from, r.data, wall::now());
     return false;
   };
-  for (int i = 0; i < a.timeout * 10 && !peer; ++i) {
+  for (int i = 0; i < a.timeout && !peer; ++i) {
     if (auto e = endpoint::parse(read_first_line(a.peer_file))) peer = *e;
     else pump(*sock, 1s, tick, keep_alive);  // keeps the allocation answered while waiting
   }
