@@ -573,11 +573,15 @@ result<Variant> decode_tagged(const json& obj, const char* tag_key,
   return std::move(*err);
 }
 
+// A bare object: text that is not a JSON object at all is errc::protocol (an
+// HTTP 400), an object with wrong fields errc::invalid_argument (an `err`).
 template <class Variant, size_t N>
 result<Variant> decode_text(std::string_view text, const char* tag_key,
                             const std::array<const char*, N>& names) {
-  auto doc = parse_json(text, errc::invalid_argument);
+  auto doc = parse_json(text, errc::protocol);
   if (!doc) return std::move(doc).err();
+  if (!doc->is_object())
+    return error(errc::protocol, "expected a JSON object, got " + show(*doc));
   return decode_tagged<Variant>(*doc, tag_key, names);
 }
 
