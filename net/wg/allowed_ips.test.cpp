@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include <cstring>
 #include <map>
 #include <random>
 
@@ -13,6 +14,17 @@ namespace {
 net::cidr C(const char* s) { return net::cidr::parse(s).value(); }
 net::ip_address A(const char* s) { return net::ip_address::parse(s).value(); }
 
+// Does prefix c cover a? Whole bytes, then the leftover bits under a mask.
+bool covers(const net::cidr& c, const net::ip_address& a) {
+  const unsigned len = c.prefix_len();
+  const uint8_t* x = c.address().data();
+  const uint8_t* y = a.data();
+  if (std::memcmp(x, y, len / 8) != 0) return false;
+  if (len % 8 == 0) return true;
+  const uint8_t mask = uint8_t(0xff << (8 - len % 8));
+  return (x[len / 8] & mask) == (y[len / 8] & mask);
+}
+
 // The obvious reference: scan every prefix, keep the longest match.
 struct naive_table {
   std::map<std::string, std::pair<net::cidr, uint32_t>> entries;
@@ -22,7 +34,7 @@ struct naive_table {
     std::optional<uint32_t> best;
     int best_len = -1;
     for (const auto& [k, e] : entries)
-      if (e.first.fam() == a.fam() && e.first.contains(a) && int(e.first.prefix_len()) > best_len) {
+      if (e.first.fam() == a.fam() && covers(e.first, a) && int(e.first.prefix_len()) > best_len) {
         best = e.second;
         best_len = int(e.first.prefix_len());
       }
@@ -105,7 +117,7 @@ TEST_CASE("allowed ips agree with a naive linear reference on random prefixes an
   allowed_ips<uint32_t> t;
   naive_table ref;
   std::vector<net::cidr> inserted;
-  for (int i = 0; i < 3000; ++i) {
+  for (int i = 0; i < 2000; ++i) {
     const bool v6 = rng() % 3 == 0;
     const unsigned len = unsigned(rng() % ((v6 ? 128 : 32) + 1));
     const net::cidr c(random_address(rng, v6), len);
@@ -131,7 +143,7 @@ TEST_CASE("allowed ips agree with a naive linear reference on random prefixes an
     }
   }
   CHECK(t.size() == ref.entries.size());
-  for (int i = 0; i < 20000; ++i) {
+  for (int i = 0; i < 5000; ++i) {
     const auto a = random_address(rng, rng() % 3 == 0);
     const uint32_t* got = t.lookup(a);
     const auto want = ref.lookup(a);
