@@ -194,11 +194,12 @@ class writer {
     const auto& labels = n.labels();
     for (size_t i = 0; i < labels.size(); ++i) {
       std::string key = suffix_key(labels, i);
-      if (auto it = offsets_.find(key); it != offsets_.end()) {
-        u16(static_cast<uint16_t>(0xC000u | it->second));
-        return;
-      }
-      if (buf_.size() < 0x4000) offsets_.emplace(std::move(key), static_cast<uint16_t>(buf_.size()));
+      for (const auto& [k, off] : offsets_)
+        if (k == key) {
+          u16(static_cast<uint16_t>(0xC000u | off));
+          return;
+        }
+      if (buf_.size() < 0x4000 && offsets_.size() < 256) offsets_.emplace_back(std::move(key), static_cast<uint16_t>(buf_.size()));
       u8(static_cast<uint8_t>(labels[i].size()));
       bytes(reinterpret_cast<const uint8_t*>(labels[i].data()), labels[i].size());
     }
@@ -219,7 +220,10 @@ class writer {
   }
 
   std::vector<uint8_t> buf_;
-  std::unordered_map<std::string, uint16_t> offsets_;
+  // Suffixes written so far and where. A reply holds a handful of distinct
+  // names, so a linear scan beats hashing; capped so a hostile message with
+  // thousands of names cannot make writing quadratic.
+  std::vector<std::pair<std::string, uint16_t>> offsets_;
 };
 
 void write_header(writer& w, const header& h, uint16_t qd, uint16_t an, uint16_t ns, uint16_t ar) {
