@@ -70,6 +70,14 @@ std::vector<pending_forward> forward_table::take_expired(steady_time now) {
   return out;
 }
 
+size_t forward_table::drop_listener(int listen_fd) {
+  std::vector<uint16_t> ids;
+  for (const auto& [id, s] : entries_)
+    if (s.p.listen_fd == listen_fd) ids.push_back(id);
+  for (auto id : ids) (void)take(id);
+  return ids.size();
+}
+
 std::optional<steady_time> forward_table::next_deadline() const {
   if (deadlines_.empty()) return std::nullopt;
   return deadlines_.begin()->first;

@@ -14,6 +14,7 @@
 
 #include "core/error.hpp"
 #include "net/dns/message.hpp"
+#include "net/dns/socket.hpp"
 #include "net/ip.hpp"
 
 namespace overlayd::net::dns {
@@ -24,6 +25,7 @@ struct pending_forward {
   message query;            // the client's query: to check and answer with
   endpoint client;          // where the reply goes
   int listen_fd = -1;       // the socket the query came in on (replies leave from it)
+  local_dst local;          // and from this address, when that socket is a wildcard
   size_t max_reply = 0;     // the client's UDP size
   size_t upstream = 0;      // index into the upstream list being tried
   endpoint upstream_addr;   // replies must come from here
@@ -42,6 +44,8 @@ class forward_table {
   std::optional<pending_forward> take(uint16_t id);
   // Removes and returns every entry whose deadline is at or before `now`.
   std::vector<pending_forward> take_expired(steady_time now);
+  // Removes every entry answering through `listen_fd` (a listener closing).
+  size_t drop_listener(int listen_fd);
   std::optional<steady_time> next_deadline() const;
   size_t size() const noexcept { return entries_.size(); }
 

@@ -2,6 +2,7 @@
 
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -23,11 +24,14 @@ namespace {
 using clock = std::chrono::steady_clock;
 
 // What the event loop reads through epoll's data pointer. Immutable after
-// creation; owned by the server until stop().
+// creation; owned by the server until stop() or, once removed, until the
+// loop has finished the batch of events that may still point at it.
 struct socket_slot {
-  enum class kind { stop, udp, tcp, upstream } k;
+  enum class kind { stop, wake, udp, tcp, upstream } k;
   unique_fd fd;
-  endpoint bound;
+  endpoint bound;       // the address actually bound (port 0 resolved)
+  endpoint configured;  // the listen endpoint it serves, as configured
+  bool wildcard = false;  // bound to 0.0.0.0/::: replies need PKTINFO
 };
 
 // The settings a query is answered with, swapped atomically as a whole.
@@ -50,6 +54,8 @@ struct udp_batch {
   mmsghdr in[size], out[size];
   iovec in_iov[size], out_iov[size];
   sockaddr_storage from[size];
+  alignas(cmsghdr) uint8_t in_ctl[size][pktinfo_space];
+  alignas(cmsghdr) uint8_t out_ctl[size][pktinfo_space];
 };
 
 struct tcp_client {
@@ -63,13 +69,6 @@ result<name> domain_name(std::string_view text) {
   auto n = name::parse(key->first);
   if (!n || n->wire_size() > 200) return error(errc::invalid_argument, "DNS domain '" + std::string(text) + "' is too long");
   return n;
-}
-
-void send_to(int fd, std::span<const uint8_t> data, const endpoint& to) {
-  sockaddr_storage ss{};
-  socklen_t len = to.to_sockaddr(ss);
-  // A full socket buffer drops the reply, as a router would: the client retries.
-  ::sendto(fd, data.data(), data.size(), MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&ss), len);
 }
 
 }  // namespace
@@ -86,6 +85,7 @@ class server::impl {
     return running_;
   }
   status add_listen(const endpoint& ep);
+  status remove_listen(const endpoint& ep);
   status set_listen(std::vector<endpoint> eps);
   status set_domain(std::string_view d);
   status set_upstreams(std::vector<endpoint> ups);
@@ -98,7 +98,8 @@ class server::impl {
  private:
   status publish_runtime();  // under mu_
   status bind_listen(const endpoint& ep);  // under mu_
-  status add_slot(socket_slot::kind k, unique_fd fd, endpoint bound);  // under mu_
+  status add_slot(std::unique_ptr<socket_slot> slot);  // under mu_
+  void free_retired();  // loop thread, between event batches
   void close_all();  // under mu_, loop joined
 
   // Event loop (its own thread).
@@ -119,7 +120,9 @@ class server::impl {
   bool running_ = false;
   std::vector<std::unique_ptr<socket_slot>> slots_;
   unique_fd epoll_;
+  std::vector<std::unique_ptr<socket_slot>> retired_;  // removed, not yet freed
   int stop_fd_ = -1;  // slots_[0] while running
+  int wake_fd_ = -1;  // slots_[1]: "retired_ has work"
   int up4_fd_ = -1, up6_fd_ = -1;
   std::thread loop_thread_;
   std::atomic<std::shared_ptr<const runtime>> rt_;
@@ -148,13 +151,12 @@ status server::impl::publish_runtime() {
   return {};
 }
 
-status server::impl::add_slot(socket_slot::kind k, unique_fd fd, endpoint bound) {
-  auto slot = std::make_unique<socket_slot>(socket_slot{k, std::move(fd), bound});
+status server::impl::add_slot(std::unique_ptr<socket_slot> slot) {
   epoll_event ev{};
   ev.events = EPOLLIN;
   ev.data.ptr = slot.get();
   if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, slot->fd.get(), &ev) != 0)
-    return system_error("epoll_ctl add", "DNS socket " + bound.to_string(), errno);
+    return system_error("epoll_ctl add", "DNS socket " + slot->bound.to_string(), errno);
   slots_.push_back(std::move(slot));
   return {};
 }
@@ -164,11 +166,20 @@ status server::impl::bind_listen(const endpoint& ep) {
   if (!udp) return std::move(udp).err();
   auto bound = local_endpoint(udp->get());
   if (!bound) return std::move(bound).err();
+  bool wildcard = ep.ip().is_unspecified();
+  if (wildcard) OVERLAYD_TRY(enable_pktinfo(udp->get(), ep.ip().fam()));
   // TCP on the same port as UDP (matters when the port was 0).
   auto tcp = open_tcp_listener(*bound);
   if (!tcp) return std::move(tcp).err();
-  OVERLAYD_TRY(add_slot(socket_slot::kind::udp, std::move(*udp), *bound));
-  return add_slot(socket_slot::kind::tcp, std::move(*tcp), *bound);
+  OVERLAYD_TRY(add_slot(std::make_unique<socket_slot>(
+      socket_slot{socket_slot::kind::udp, std::move(*udp), *bound, ep, wildcard})));
+  auto s = add_slot(std::make_unique<socket_slot>(
+      socket_slot{socket_slot::kind::tcp, std::move(*tcp), *bound, ep, wildcard}));
+  if (!s) {  // all or nothing: take the UDP half back out
+    ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, slots_.back()->fd.get(), nullptr);
+    slots_.pop_back();
+  }
+  return s;
 }
 
 status server::impl::start() {
@@ -181,10 +192,13 @@ status server::impl::start() {
     close_all();
     return e;
   };
-  auto stop_ev = open_stop_event();
-  if (!stop_ev) return fail(std::move(stop_ev).err());
-  stop_fd_ = stop_ev->get();
-  if (auto s = add_slot(socket_slot::kind::stop, std::move(*stop_ev), {}); !s) return fail(std::move(s).err());
+  for (auto k : {socket_slot::kind::stop, socket_slot::kind::wake}) {
+    auto ev = open_stop_event();
+    if (!ev) return fail(std::move(ev).err());
+    (k == socket_slot::kind::stop ? stop_fd_ : wake_fd_) = ev->get();
+    if (auto s = add_slot(std::make_unique<socket_slot>(socket_slot{k, std::move(*ev), {}, {}, false})); !s)
+      return fail(std::move(s).err());
+  }
   for (const auto& ep : cfg_.listen)
     if (auto s = bind_listen(ep); !s) return fail(std::move(s).err());
   // Upstream legs leave from ephemeral ports; a host without IPv6 has no v6 socket.
@@ -193,8 +207,9 @@ status server::impl::start() {
     auto fd = open_udp(endpoint(any, 0));
     if (!fd) continue;
     int raw = fd->get();
-    if (auto s = add_slot(socket_slot::kind::upstream, std::move(*fd), endpoint(any, 0)); !s)
-      return fail(std::move(s).err());
+    auto slot = std::make_unique<socket_slot>(
+        socket_slot{socket_slot::kind::upstream, std::move(*fd), endpoint(any, 0), {}, false});
+    if (auto s = add_slot(std::move(slot)); !s) return fail(std::move(s).err());
     (fam == family::v4 ? up4_fd_ : up6_fd_) = raw;
   }
   loop_thread_ = std::thread([this] { loop(); });
@@ -207,8 +222,9 @@ void server::impl::close_all() {
   tcp_clients_.clear();
   pending_ = forward_table(limits::max_pending_forwards);
   slots_.clear();
+  retired_.clear();
   epoll_.reset();
-  stop_fd_ = up4_fd_ = up6_fd_ = -1;
+  stop_fd_ = wake_fd_ = up4_fd_ = up6_fd_ = -1;
 }
 
 void server::impl::stop() {
@@ -229,6 +245,41 @@ status server::impl::add_listen(const endpoint& ep) {
   if (running_) OVERLAYD_TRY(bind_listen(ep));
   cfg_.listen.push_back(ep);
   return {};
+}
+
+// The sockets leave epoll now; the loop frees them after its current batch
+// of events (which may still point at them) and forgets forwards that would
+// have answered through them.
+status server::impl::remove_listen(const endpoint& ep) {
+  std::lock_guard lock(mu_);
+  auto it = std::find(cfg_.listen.begin(), cfg_.listen.end(), ep);
+  if (it == cfg_.listen.end()) return error(errc::not_found, "DNS: not listening on " + ep.to_string());
+  cfg_.listen.erase(it);
+  if (!running_) return {};
+  for (auto s = slots_.begin(); s != slots_.end();) {
+    bool listener = (*s)->k == socket_slot::kind::udp || (*s)->k == socket_slot::kind::tcp;
+    if (listener && (*s)->configured == ep) {
+      ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, (*s)->fd.get(), nullptr);
+      retired_.push_back(std::move(*s));
+      s = slots_.erase(s);
+    } else {
+      ++s;
+    }
+  }
+  signal_stop(wake_fd_);
+  return {};
+}
+
+void server::impl::free_retired() {
+  uint64_t n;
+  [[maybe_unused]] auto r = ::read(wake_fd_, &n, sizeof n);  // re-arm the wake event
+  std::vector<std::unique_ptr<socket_slot>> gone;
+  {
+    std::lock_guard lock(mu_);
+    gone.swap(retired_);
+  }
+  for (const auto& s : gone)
+    if (s->k == socket_slot::kind::udp) pending_.drop_listener(s->fd.get());
 }
 
 status server::impl::set_listen(std::vector<endpoint> eps) {
@@ -289,7 +340,7 @@ server_stats server::impl::stats() const {
 
 void server::impl::loop() {
   epoll_event events[64];
-  for (;;) {
+  for (bool wake = false;; wake = false) {
     int timeout_ms = -1;
     if (auto next = pending_.next_deadline()) {
       auto left = std::chrono::ceil<std::chrono::milliseconds>(*next - clock::now()).count();
@@ -301,11 +352,13 @@ void server::impl::loop() {
       const auto& s = *static_cast<const socket_slot*>(events[i].data.ptr);
       switch (s.k) {
         case socket_slot::kind::stop: return;
+        case socket_slot::kind::wake: wake = true; break;
         case socket_slot::kind::udp: on_udp(s); break;
         case socket_slot::kind::tcp: on_accept(s); break;
         case socket_slot::kind::upstream: on_upstream(s); break;
       }
     }
+    if (wake) free_retired();  // after the batch: no event points at them any more
     expire_forwards();
   }
 }
@@ -322,6 +375,10 @@ void server::impl::on_udp(const socket_slot& s) {
       b.in[i].msg_hdr.msg_iovlen = 1;
       b.in[i].msg_hdr.msg_name = &b.from[i];
       b.in[i].msg_hdr.msg_namelen = sizeof b.from[i];
+      if (s.wildcard) {
+        b.in[i].msg_hdr.msg_control = b.in_ctl[i];
+        b.in[i].msg_hdr.msg_controllen = pktinfo_space;
+      }
     }
     int n = ::recvmmsg(s.fd.get(), b.in, udp_batch::size, MSG_DONTWAIT, nullptr);
     if (n <= 0) return;
@@ -331,6 +388,7 @@ void server::impl::on_udp(const socket_slot& s) {
     unsigned out = 0;
     for (int i = 0; i < n; ++i) {
       auto d = resolve(std::span(b.bufs[i].data(), b.in[i].msg_len), *records, rt->rc, transport::udp);
+      local_dst local = s.wildcard ? read_pktinfo(b.in[i].msg_hdr) : local_dst{};
       if (d.act == decision::action::reply) {
         b.replies[out] = std::move(d.reply);
         b.out_iov[out] = {b.replies[out].data(), b.replies[out].size()};
@@ -339,10 +397,14 @@ void server::impl::on_udp(const socket_slot& s) {
         b.out[out].msg_hdr.msg_iovlen = 1;
         b.out[out].msg_hdr.msg_name = &b.from[i];
         b.out[out].msg_hdr.msg_namelen = b.in[i].msg_hdr.msg_namelen;
+        if (size_t clen = write_pktinfo(local, b.out_ctl[out])) {
+          b.out[out].msg_hdr.msg_control = b.out_ctl[out];
+          b.out[out].msg_hdr.msg_controllen = clen;
+        }
         ++out;
       } else if (d.act == decision::action::forward) {
         auto client = endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&b.from[i]));
-        forward_udp(pending_forward{std::move(d.query), client, s.fd.get(), d.max_reply, 0, {}, {}});
+        forward_udp(pending_forward{std::move(d.query), client, s.fd.get(), local, d.max_reply, 0, {}, {}});
       } else {
         ++stats_.dropped;
       }
@@ -394,7 +456,7 @@ void server::impl::forward_udp(pending_forward p) {
 void server::impl::reply_servfail(const pending_forward& p) {
   ++stats_.upstream_failures;
   if (p.listen_fd < 0) return;
-  send_to(p.listen_fd, error_reply(p.query, rcode::servfail, rt_.load()->rc), p.client);
+  send_datagram(p.listen_fd, error_reply(p.query, rcode::servfail, rt_.load()->rc), p.client, p.local);
 }
 
 void server::impl::on_upstream(const socket_slot& s) {
@@ -412,7 +474,7 @@ void server::impl::on_upstream(const socket_slot& s) {
     if (!p || p->upstream_addr != endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&from))) continue;
     auto out = relay_reply(wire, p->query, p->max_reply);
     if (out.empty()) continue;
-    send_to(p->listen_fd, out, p->client);
+    send_datagram(p->listen_fd, out, p->client, p->local);
     (void)pending_.take(h->id);
   }
 }
@@ -488,6 +550,7 @@ status server::start() { return impl_->start(); }
 void server::stop() { impl_->stop(); }
 bool server::running() const { return impl_->running(); }
 status server::add_listen(const endpoint& ep) { return impl_->add_listen(ep); }
+status server::remove_listen(const endpoint& ep) { return impl_->remove_listen(ep); }
 status server::set_listen(std::vector<endpoint> eps) { return impl_->set_listen(std::move(eps)); }
 status server::set_domain(std::string_view d) { return impl_->set_domain(d); }
 status server::set_upstreams(std::vector<endpoint> ups) { return impl_->set_upstreams(std::move(ups)); }

@@ -29,7 +29,8 @@ namespace overlayd::net::dns {
 struct server_config {
   std::string domain = "overlay";  // the zone we answer for authoritatively
   std::chrono::seconds ttl = limits::default_ttl;
-  std::vector<endpoint> listen;     // UDP and TCP each; port 0 picks one
+  std::vector<endpoint> listen;     // UDP and TCP each; port 0 picks one; a
+                                    // wildcard address answers from the address asked
   std::vector<endpoint> upstreams;  // empty: names outside the domain get SERVFAIL
                                     // (default_upstreams() in resolv_conf.hpp)
   std::chrono::milliseconds upstream_timeout = limits::default_upstream_timeout;
@@ -56,6 +57,8 @@ class server {
 
   // Adds a listen endpoint (idempotent); bound at once when running.
   status add_listen(const endpoint& ep);
+  // Stops serving on `ep` (as it was added); errc::not_found if absent.
+  status remove_listen(const endpoint& ep);
   // Replaces the listen list; only while stopped (errc::precondition).
   status set_listen(std::vector<endpoint> eps);
   // Takes effect with the next query.

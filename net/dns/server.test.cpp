@@ -10,6 +10,8 @@
 #include "net/dns/message.hpp"
 #include "net/dns/socket.hpp"
 
+#include <thread>
+
 using namespace overlayd;
 using namespace overlayd::net;
 using namespace overlayd::net::dns;
@@ -196,4 +198,48 @@ TEST_CASE("listen endpoints can be added while running, and the server restarts"
   REQUIRE(srv.start().ok());
   CHECK_FALSE(srv.set_listen({}).ok());  // not while running
   CHECK(ask_udp(srv.bound_endpoints().at(0), "late.overlay", rr_type::a).has_value());
+}
+
+TEST_CASE("a wildcard listener answers from the address the query was sent to") {
+  auto store = std::make_shared<record_store>();
+  REQUIRE(store->set("web", IP("10.0.0.5")).ok());
+  server srv(store, server_config{"overlay", 30s, {endpoint(IP("0.0.0.0"), 0)}, {}, 300ms});
+  REQUIRE(srv.start().ok());
+  uint16_t port = srv.bound_endpoints().at(0).port();
+  // A connected socket accepts replies only from the address it sent to.
+  for (const char* dst : {"127.0.0.1", "127.0.0.2"}) {
+    CAPTURE(dst);
+    auto fd = test_socket(1000ms);
+    endpoint to(IP(dst), port);
+    sockaddr_storage ss{};
+    socklen_t len = to.to_sockaddr(ss);
+    REQUIRE(::connect(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) == 0);
+    auto q = make_query("web.overlay", rr_type::a, 9);
+    REQUIRE(::send(fd.get(), q.data(), q.size(), 0) == static_cast<ssize_t>(q.size()));
+    auto r = recv_msg(fd.get());
+    REQUIRE(r.has_value());
+    CHECK(r->answers.size() == 1);
+  }
+}
+
+TEST_CASE("a removed listen endpoint stops answering and its port can be bound again") {
+  server srv(std::make_shared<record_store>(), server_config{"overlay", 30s, {}, {}, 300ms});
+  REQUIRE(srv.start().ok());
+  auto probe = test_socket(100ms);
+  endpoint ep = local_endpoint(probe.get()).value();  // a free port, released below
+  probe.reset();
+  REQUIRE(srv.add_listen(ep).ok());
+  REQUIRE(srv.add_listen(loopback0).ok());
+  CHECK(ask_udp(ep, "x.overlay", rr_type::a).has_value());
+  REQUIRE(srv.remove_listen(ep).ok());
+  CHECK(srv.remove_listen(ep).err().code == errc::not_found);
+  CHECK_FALSE(ask_udp(ep, "x.overlay", rr_type::a, 300ms).has_value());
+  // Freed by the loop after its batch: the port becomes free shortly.
+  bool rebound = false;
+  for (int i = 0; i < 50 && !rebound; ++i) {
+    rebound = open_udp(ep).ok();
+    if (!rebound) std::this_thread::sleep_for(10ms);
+  }
+  CHECK(rebound);
+  CHECK(srv.bound_endpoints().size() == 1);  // the other one still serves
 }

@@ -1,5 +1,6 @@
 #include "net/dns/socket.hpp"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -7,7 +8,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
+#include <cstring>
 
 namespace overlayd::net::dns {
 
@@ -58,6 +61,76 @@ result<unique_fd> open_stop_event() {
 void signal_stop(int event_fd) {
   uint64_t one = 1;
   [[maybe_unused]] auto n = ::write(event_fd, &one, sizeof one);
+}
+
+status enable_pktinfo(int fd, family fam) {
+  int one = 1;
+  int rc = fam == family::v4 ? ::setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof one)
+                             : ::setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof one);
+  if (rc != 0) return system_error("setsockopt PKTINFO", "DNS socket", errno);
+  return {};
+}
+
+local_dst read_pktinfo(const msghdr& msg) {
+  local_dst d;
+  for (auto* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(const_cast<msghdr*>(&msg), c)) {
+    if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+      in_pktinfo pi;
+      std::memcpy(&pi, CMSG_DATA(c), sizeof pi);
+      uint32_t a = ntohl(pi.ipi_addr.s_addr);
+      d = {true, ip_address::v4(a), static_cast<uint32_t>(pi.ipi_ifindex)};
+    } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+      in6_pktinfo pi;
+      std::memcpy(&pi, CMSG_DATA(c), sizeof pi);
+      std::array<uint8_t, 16> b{};
+      std::memcpy(b.data(), &pi.ipi6_addr, 16);
+      d = {true, ip_address::v6(b), pi.ipi6_ifindex};
+    }
+  }
+  return d;
+}
+
+size_t write_pktinfo(const local_dst& src, uint8_t* control) {
+  if (!src.set) return 0;
+  std::memset(control, 0, pktinfo_space);
+  msghdr msg{};
+  msg.msg_control = control;
+  msg.msg_controllen = pktinfo_space;
+  cmsghdr* c = CMSG_FIRSTHDR(&msg);
+  if (src.addr.is_v4()) {
+    in_pktinfo pi{};
+    pi.ipi_spec_dst.s_addr = htonl(src.addr.v4_host_order());  // source of the reply
+    c->cmsg_level = IPPROTO_IP;
+    c->cmsg_type = IP_PKTINFO;
+    c->cmsg_len = CMSG_LEN(sizeof pi);
+    std::memcpy(CMSG_DATA(c), &pi, sizeof pi);
+    return CMSG_SPACE(sizeof pi);
+  }
+  in6_pktinfo pi{};
+  std::memcpy(&pi.ipi6_addr, src.addr.data(), 16);
+  pi.ipi6_ifindex = src.ifindex;  // needed for link-local sources
+  c->cmsg_level = IPPROTO_IPV6;
+  c->cmsg_type = IPV6_PKTINFO;
+  c->cmsg_len = CMSG_LEN(sizeof pi);
+  std::memcpy(CMSG_DATA(c), &pi, sizeof pi);
+  return CMSG_SPACE(sizeof pi);
+}
+
+void send_datagram(int fd, std::span<const uint8_t> data, const endpoint& to, const local_dst& src) {
+  sockaddr_storage ss{};
+  socklen_t len = to.to_sockaddr(ss);
+  iovec iov{const_cast<uint8_t*>(data.data()), data.size()};
+  alignas(cmsghdr) uint8_t control[pktinfo_space];
+  msghdr msg{};
+  msg.msg_name = &ss;
+  msg.msg_namelen = len;
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  if (size_t n = write_pktinfo(src, control)) {
+    msg.msg_control = control;
+    msg.msg_controllen = n;
+  }
+  ::sendmsg(fd, &msg, MSG_DONTWAIT);
 }
 
 wait_result wait_fd(int fd, bool for_write, int stop_fd, deadline until) {

@@ -47,6 +47,24 @@ result<endpoint> local_endpoint(int fd);
 result<unique_fd> open_stop_event();
 void signal_stop(int event_fd);
 
+// Where a datagram arrived, for sockets bound to a wildcard address: the
+// reply must leave from that address (IP_PKTINFO / IPV6_PKTINFO, RFC 3542),
+// or a multi-homed host answers from another one and the client drops it.
+struct local_dst {
+  bool set = false;
+  ip_address addr;
+  uint32_t ifindex = 0;
+};
+inline constexpr size_t pktinfo_space = 64;  // >= CMSG_SPACE(in6_pktinfo)
+// Asks the kernel to report the destination of each datagram.
+status enable_pktinfo(int fd, family fam);
+local_dst read_pktinfo(const msghdr& msg);
+// Writes the control message that makes a reply leave from `src` into
+// `control` (pktinfo_space octets); returns its length (0 if !src.set).
+size_t write_pktinfo(const local_dst& src, uint8_t* control);
+// One datagram, from `src` when set; drops on a full buffer (the client retries).
+void send_datagram(int fd, std::span<const uint8_t> data, const endpoint& to, const local_dst& src);
+
 enum class wait_result { ready, timeout, stopped, error };
 // Waits until `fd` is readable (or writable), `stop_fd` fires, or `until`.
 wait_result wait_fd(int fd, bool for_write, int stop_fd, deadline until);
