@@ -45,11 +45,13 @@ static_assert(event_names.size() == std::variant_size_v<event>);
 
 // ---- decoding ----------------------------------------------------------------
 
-// A JSON value as it appears in an error message, cut short: the input may be
-// up to 8 MiB and the message goes into logs and `err` responses. Containers
-// are not dumped (dump() recurses, and the nesting is the sender's choice).
+// Values quoted in error messages are cut to this: the input may be up to
+// 8 MiB and the message goes into logs and `err` responses.
+constexpr size_t max_shown = 64;
+
+// A JSON value as it appears in an error message. Containers are not dumped
+// (dump() recurses, and the nesting depth is the sender's choice).
 std::string show(const json& v) {
-  constexpr size_t max_shown = 64;
   if (v.is_array()) return v.empty() ? "[]" : "[...]";
   if (v.is_object()) return v.empty() ? "{}" : "{...}";
   std::string s = v.dump(-1, ' ', false, json::error_handler_t::replace);
@@ -58,7 +60,6 @@ std::string show(const json& v) {
 }
 
 std::string show_text(std::string_view s) {
-  constexpr size_t max_shown = 64;
   if (s.size() > max_shown) return std::string(s.substr(0, max_shown)) + "...";
   return std::string(s);
 }
@@ -86,7 +87,6 @@ class reader {
     if (it == obj_.end() || it->is_null()) return nullptr;
     return &*it;
   }
-  bool has(std::string_view key) const { return find(key) != nullptr; }
 
   // Required field: reports "missing field" and returns nullptr when absent.
   const json* need(std::string_view key) {
@@ -155,7 +155,7 @@ class reader {
     return to_object(key, v);
   }
 
-  // An array whose elements `elem(reader_or_value, path)` decodes.
+  // An array; `elem(value, path)` decodes each element.
   template <class T, class F>
   std::vector<T> list(std::string_view key, bool defaulted, F&& elem) {
     const json* v = defaulted ? find(key) : need(key);
@@ -191,8 +191,6 @@ class reader {
       return t;
     });
   }
-
-  std::optional<error>& err() { return err_; }
 
  private:
   std::string to_str(std::string_view key, const json* v) {
@@ -573,11 +571,15 @@ result<Variant> decode_tagged(const json& obj, const char* tag_key,
   return std::move(*err);
 }
 
+// A bare object: text that is not a JSON object at all is errc::protocol (an
+// HTTP 400), an object with wrong fields errc::invalid_argument (an `err`).
 template <class Variant, size_t N>
 result<Variant> decode_text(std::string_view text, const char* tag_key,
                             const std::array<const char*, N>& names) {
-  auto doc = parse_json(text, errc::invalid_argument);
+  auto doc = parse_json(text, errc::protocol);
   if (!doc) return std::move(doc).err();
+  if (!doc->is_object())
+    return error(errc::protocol, "expected a JSON object, got " + show(*doc));
   return decode_tagged<Variant>(*doc, tag_key, names);
 }
 

@@ -42,7 +42,10 @@ struct inbound_request {
 result<inbound_request> decode_request_frame(std::string_view json);
 
 // Bare objects: the HTTP API posts a request object and answers a response
-// object. Bad JSON here is errc::invalid_argument ("invalid JSON: ...").
+// object. Text that is not a JSON object ("invalid JSON: <parse error>",
+// "expected a JSON object, got [...]") is errc::protocol — HTTP's 400; an
+// object with an unknown op or wrong fields is errc::invalid_argument — an
+// `err` response, as on the socket.
 result<request> decode_request(std::string_view json);
 std::string encode_request(const request& r);
 result<response> decode_response(std::string_view json);

@@ -69,6 +69,9 @@ std::vector<request> minimal_requests() {
       req::set_local_node_id{0},
       req::setup_global_overlay{"d", "i", "10.0.0.0/8", std::nullopt, 1},
       req::setup_global_overlay{"d", "i", "10.0.0.0/8", std::nullopt, 1, nat_config_spec{}},
+      req::setup_global_overlay{"d", "i", "10.0.0.0/8", std::nullopt, 1,
+                                nat_config_spec{false, {}, {}, 0, 0, 0,
+                                                relay_server_spec{1, "x", 0, std::nullopt}}},
       req::setup_service_overlay{"web"},
       req::allocate_ip{"web"},
       req::attach_container{linux_pid{1}, "web"},
@@ -447,10 +450,8 @@ TEST_CASE("decoding errors name the field and the value") {
       {R"({"op":"add_peer","public_key":"k","endpoint":"e","allowed_ips":"a","persistent_keepalive_secs":1,"candidates":[1]})",
        "invalid field 'candidates[0]': expected object, got 1"},
       {R"({"op":"prune_orphan_bridges"})", "missing field 'live_bridge_names'"},
-      {R"([1,2])", "expected a JSON object, got [...]"},
       {R"({"op":"allocate_ip","service":{"a":1}})",
        "invalid field 'service': expected string, got {...}"},
-      {R"("status")", "expected a JSON object, got \"status\""},
   };
   for (const auto& t : table) {
     CAPTURE(t.json);
@@ -508,12 +509,35 @@ TEST_CASE("bad JSON is an error, never a throw") {
     CAPTURE(t);
     auto r = decode_request(t);
     REQUIRE_FALSE(r.ok());
-    CHECK(r.err().code == errc::invalid_argument);
+    CHECK(r.err().code == errc::protocol);
     auto f = decode_frame(t);
     REQUIRE_FALSE(f.ok());
     CHECK(f.err().code == errc::protocol);
   }
   CHECK(decode_request("{").err().message.rfind("invalid JSON: parse error at line 1", 0) == 0);
+}
+
+TEST_CASE("valid JSON that is not an object is a protocol error for bare objects too") {
+  struct row {
+    const char* json;
+    const char* message;
+  };
+  const std::vector<row> table = {
+      {"[1,2]", "expected a JSON object, got [...]"},
+      {"[]", "expected a JSON object, got []"},
+      {"\"status\"", "expected a JSON object, got \"status\""},
+      {"null", "expected a JSON object, got null"},
+      {"42", "expected a JSON object, got 42"},
+  };
+  for (const auto& t : table) {
+    CAPTURE(t.json);
+    auto r = decode_request(t.json);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.err().code == errc::protocol);
+    CHECK(r.err().message == t.message);
+    CHECK(decode_response(t.json).err().code == errc::protocol);
+    CHECK(decode_event(t.json).err().code == errc::protocol);
+  }
 }
 
 TEST_CASE("deep nesting neither exhausts the stack when skipped nor when quoted in an error") {

@@ -21,6 +21,17 @@ bool legacy_filter_present(net::family fam) {
   return false;
 }
 
+// iptables-nft creates built-in chains lazily: a filter table made by
+// `-P FORWARD DROP` has no INPUT chain, and even `-C INPUT` would create
+// one. A missing chain filters nothing, so there is nothing to open in it;
+// skipping it keeps the ruleset exactly as we found it. Legacy tables
+// always have their built-in chains.
+bool chain_present(nft_context& nft, const std::string& tool, const std::string& chain) {
+  if (tool.find("legacy") != std::string::npos) return true;
+  const char* fam = tool.rfind("ip6", 0) == 0 ? "ip6" : "ip";
+  return nft.run(std::string("list chain ") + fam + " filter " + chain).ok();
+}
+
 }  // namespace
 
 std::vector<iptables_rule> accept_rules_for(const net::cidr& cluster) {
@@ -54,6 +65,7 @@ status ensure_iptables_accepts(nft_context& nft, const std::vector<net::cidr>& c
   for (const auto& c : cidrs) {
     for (const auto& tool : filter_table_tools(nft, c.fam())) {
       for (const auto& r : accept_rules_for(c)) {
+        if (!chain_present(nft, tool, r.chain)) continue;
         auto check = run_tool(iptables_argv(tool, "-C", r, tag));
         if (!check) return std::move(check).err();
         if (*check == 0) continue;  // already there
@@ -74,6 +86,7 @@ status remove_iptables_accepts(nft_context& nft, const std::vector<net::cidr>& c
   for (const auto& c : cidrs) {
     for (const auto& tool : filter_table_tools(nft, c.fam())) {
       for (const auto& r : accept_rules_for(c)) {
+        if (!chain_present(nft, tool, r.chain)) continue;
         for (int i = 0; i < max_duplicate_removals; ++i) {
           auto check = run_tool(iptables_argv(tool, "-C", r, tag));
           if (!check || *check != 0) break;  // gone (or the tool is): done

@@ -9,6 +9,8 @@
 // comment tag that makes our rules ours: check (-C) before insert (-I),
 // delete (-D) until the check fails on teardown. We never create a filter
 // table that is not there, never touch policies or anyone else's rules.
+// Only chains that already exist are touched (iptables-nft creates built-in
+// chains lazily; an absent chain filters nothing).
 #pragma once
 
 #include <string>

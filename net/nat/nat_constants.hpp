@@ -33,6 +33,10 @@ inline constexpr size_t stun_max_attributes = 64;
 
 // --- Connect step (seed: a handshake newer than 75 s means "connected") ---
 inline constexpr std::chrono::seconds handshake_fresh_for{75};
+// A connected peer counts as lost only when its session keys would be
+// rejected (WireGuard REJECT_AFTER_TIME): a healthy session rekeys every
+// 120 s, so the 75 s rule would churn it.
+inline constexpr std::chrono::seconds handshake_lost_after{180};
 inline constexpr std::chrono::seconds direct_retry_interval{120};
 inline constexpr std::chrono::milliseconds punch_interval{500};
 inline constexpr size_t connect_log_depth = 8;

@@ -74,7 +74,7 @@ std::vector<outgoing_datagram> relay_client::poll(wall::time_point now) {
     control c = request(p.type, now, p.nonce);
     c.port = p.port;
     out.push_back({opts_.server, relay::encode_control(c, key_)});
-    p.next = now + relay_request_rto * (1u << std::min(p.sent, 4u));
+    p.next = now + opts_.rto * (1u << std::min(p.sent, 4u));
     ++p.sent;
   }
   return out;

@@ -22,6 +22,7 @@ struct relay_client_options {
   endpoint server;  // the relay's control address
   std::string credential;
   std::chrono::seconds lifetime{600};
+  std::chrono::milliseconds rto{500};  // first retransmission timeout; doubles
 };
 
 enum class relay_client_state { idle, allocating, allocated, failed };

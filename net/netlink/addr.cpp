@@ -57,7 +57,7 @@ result<std::vector<net::cidr>> list_addresses(socket& s, std::string_view ifname
   if (!li) return std::move(li).err();
   auto req = build_dump_addresses(AF_UNSPEC);
   std::vector<net::cidr> out;
-  auto st = s.dump(req, "list addresses", [&](const nlmsghdr* nlh) {
+  auto st = s.dump_stable(req, "list addresses", [&] { out.clear(); }, [&](const nlmsghdr* nlh) {
     auto pa = parse_address(nlh);
     if (pa && pa->index == li->index && out.size() < limits::max_dump_entries)
       out.push_back(pa->addr);

@@ -16,6 +16,8 @@ inline constexpr std::chrono::seconds reply_timeout{5};
 // Bound on reply datagrams per request (a dump of ~1M links at ~1 KiB each
 // fits; anything beyond is a runaway).
 inline constexpr size_t max_reply_parts = 1u << 16;
+// Attempts at a dump the kernel reports as interrupted by a concurrent change.
+inline constexpr int dump_attempts = 4;
 // Bound on links/addresses collected by one dump.
 inline constexpr size_t max_dump_entries = 1u << 20;
 

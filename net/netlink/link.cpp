@@ -70,7 +70,11 @@ result<std::vector<link_info>> list_links(socket& s) {
   auto req = build_dump_links();
   std::vector<link_info> out;
   bool overflow = false;
-  auto st = s.dump(req, "list links", [&](const nlmsghdr* nlh) {
+  auto reset = [&] {
+    out.clear();
+    overflow = false;
+  };
+  auto st = s.dump_stable(req, "list links", reset, [&](const nlmsghdr* nlh) {
     if (out.size() >= limits::max_dump_entries) {
       overflow = true;
       return;

@@ -64,6 +64,7 @@ socket::socket(socket&& o) noexcept
     : sock_(std::exchange(o.sock_, nullptr)),
       portid_(o.portid_),
       seq_(o.seq_),
+      stale_(o.stale_),
       rx_(std::move(o.rx_)) {}
 
 socket& socket::operator=(socket&& o) noexcept {
@@ -72,6 +73,7 @@ socket& socket::operator=(socket&& o) noexcept {
     sock_ = std::exchange(o.sock_, nullptr);
     portid_ = o.portid_;
     seq_ = o.seq_;
+    stale_ = o.stale_;
     rx_ = std::move(o.rx_);
   }
   return *this;
@@ -105,11 +107,13 @@ namespace {
 
 struct run_ctx {
   const message_handler* on_message;
-  std::string ext_ack;  // NLMSGERR_ATTR_MSG of the error, if any
+  std::string ext_ack;       // NLMSGERR_ATTR_MSG of the error, if any
+  bool interrupted = false;  // a dump part carried NLM_F_DUMP_INTR
 };
 
 int data_cb(const nlmsghdr* nlh, void* data) {
   auto* ctx = static_cast<run_ctx*>(data);
+  if ((nlh->nlmsg_flags & NLM_F_DUMP_INTR) != 0) ctx->interrupted = true;
   if (ctx->on_message != nullptr && *ctx->on_message) (*ctx->on_message)(nlh);
   return MNL_CB_OK;
 }
@@ -171,9 +175,17 @@ int overrun_cb(const nlmsghdr*, void*) {
 
 }  // namespace
 
+void socket::drain() {
+  for (size_t i = 0; i < limits::max_reply_parts; ++i) {
+    if (::recv(mnl_socket_get_fd(sock_), rx_.get(), limits::receive_bytes, MSG_DONTWAIT) < 0) break;
+  }
+  stale_ = false;
+}
+
 status socket::exchange(request& req, std::string_view op, std::string_view object,
                         const message_handler& on_message) {
   if (sock_ == nullptr) return error(errc::internal, "netlink socket used after move");
+  if (stale_) drain();
   nlmsghdr* h = req.header();
   h->nlmsg_seq = ++seq_;
   h->nlmsg_pid = 0;
@@ -190,9 +202,11 @@ status socket::exchange(request& req, std::string_view op, std::string_view obje
     ssize_t n = mnl_socket_recvfrom(sock_, rx_.get(), limits::receive_bytes);
     if (n < 0) {
       int e = errno;
-      if (e == EAGAIN || e == EWOULDBLOCK)
+      if (e == EAGAIN || e == EWOULDBLOCK) {
+        stale_ = true;  // a late answer may still arrive: drop it next time
         return error(errc::timeout, std::string(op) + " " + std::string(object) +
                                         ": no answer from the kernel");
+      }
       return system_error(op, object, e);
     }
     errno = 0;
@@ -204,7 +218,12 @@ status socket::exchange(request& req, std::string_view op, std::string_view obje
       if (!ctx.ext_ack.empty()) out.message += " (" + ctx.ext_ack + ")";
       return out;
     }
-    if (r == MNL_CB_STOP) return {};
+    if (r == MNL_CB_STOP) {
+      // The table changed while the kernel walked it: the listing may
+      // miss or repeat entries. The caller starts over (see dump_stable).
+      if (ctx.interrupted) return system_error(op, object, EINTR);
+      return {};
+    }
   }
   return error(errc::exhausted, std::string(op) + ": reply longer than " +
                                     std::to_string(limits::max_reply_parts) + " parts");
@@ -219,6 +238,17 @@ status socket::transact(request& req, std::string_view op, std::string_view obje
 status socket::dump(request& req, std::string_view op, const message_handler& on_message) {
   req.header()->nlmsg_flags |= NLM_F_DUMP;
   return exchange(req, op, "(dump)", on_message);
+}
+
+status socket::dump_stable(request& req, std::string_view op, const std::function<void()>& reset,
+                           const message_handler& on_message) {
+  status st;
+  for (int attempt = 0; attempt < limits::dump_attempts; ++attempt) {
+    if (reset) reset();
+    st = dump(req, op, on_message);
+    if (st || st.err().sys_errno != EINTR) return st;
+  }
+  return st;
 }
 
 }  // namespace overlayd::netlink

@@ -75,16 +75,24 @@ class socket {
 
   // Sends a NLM_F_DUMP request and feeds every message of every part to
   // `on_message` until NLMSG_DONE.
+  // A dump interrupted by a concurrent change (NLM_F_DUMP_INTR) fails with
+  // sys_errno EINTR.
   status dump(request& req, std::string_view op, const message_handler& on_message);
+  // dump() retried a few times while interrupted; `reset` runs before each
+  // attempt so the caller can drop what the previous attempt collected.
+  status dump_stable(request& req, std::string_view op, const std::function<void()>& reset,
+                     const message_handler& on_message);
 
  private:
   explicit socket(mnl_socket* s);
   status exchange(request& req, std::string_view op, std::string_view object,
                   const message_handler& on_message);
+  void drain();  // discards queued datagrams (late answers to a timed-out request)
 
   mnl_socket* sock_ = nullptr;
   uint32_t portid_ = 0;
   uint32_t seq_ = 0;
+  bool stale_ = false;  // a request timed out; its answer may still be queued
   std::unique_ptr<char[]> rx_;  // receive buffer, rx_size bytes
 };
 

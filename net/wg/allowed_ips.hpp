@@ -61,8 +61,10 @@ class allowed_ips {
     if (c.prefix_len() > c.address().bits()) return false;
     const net::ip_address a = c.network();
     uint32_t n = root(a);
-    for (unsigned i = 0; i < c.prefix_len() && n != 0; ++i) n = nodes_[n].child[a.bit(i)];
-    if (n == 0 && c.prefix_len() > 0) return false;
+    for (unsigned i = 0; i < c.prefix_len(); ++i) {
+      n = nodes_[n].child[a.bit(i)];
+      if (n == 0) return false;  // 0 is the v4 root, never a child: "no such node"
+    }
     if (!nodes_[n].value) return false;
     nodes_[n].value.reset();
     --size_;

@@ -30,6 +30,7 @@
 #include <memory>
 #include <mutex>
 #include <span>
+#include <vector>
 
 #include "core/error.hpp"
 #include "net/wg/clock.hpp"
@@ -56,7 +57,9 @@ class keypair {
   bool wants_rekey_on_send(time_point now) const noexcept;
   bool wants_rekey_on_receive(time_point now) const noexcept;
 
-  // Wipes the keys; every later encrypt/decrypt fails.
+  // Marks the keypair dead: every later encrypt/decrypt fails. The keys are
+  // wiped by the destructor, when the last reference (a thread mid-packet)
+  // lets go, so no thread ever reads half-wiped keys.
   void zero() noexcept;
 
   // Test hook: jump the send counter (e.g. to just below REKEY/REJECT limits).

@@ -99,6 +99,10 @@ result<initiation_opened> open_initiation(const msg_initiation& msg, const stati
 // per-peer initiation rate, then commits into hs (state consumed_initiation).
 status finish_initiation(handshake& hs, const initiation_opened& opened, time_point now);
 result<msg_response> create_response(handshake& hs, uint32_t local_index);
+// The same with a caller-chosen ephemeral key (known-answer tests only).
+result<msg_initiation> create_initiation(handshake& hs, const static_identity& id, uint32_t local_index,
+                                         wall_time now, crypto::private_key ephemeral);
+result<msg_response> create_response(handshake& hs, uint32_t local_index, crypto::private_key ephemeral);
 // Requires hs.state == created_initiation and msg.receiver == hs.local_index.
 status consume_response(handshake& hs, const static_identity& id, const msg_response& msg);
 // Requires created_response or consumed_response; clears the handshake.

@@ -46,6 +46,7 @@ class peer_timers {
   std::chrono::seconds persistent_keepalive() const noexcept { return persistent_; }
 
   void handshake_initiated(time_point now);
+  void reset_attempts() noexcept { attempts_ = 0; }  // a fresh (non-retry) initiation
   void handshake_complete();
   void session_derived(time_point now);
   void data_sent(time_point now);

@@ -1,0 +1,109 @@
+#include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <cstdlib>
+
+#include "net/host/files.hpp"
+#include "net/host/journal.hpp"
+#include "net/host/sysctl.hpp"
+
+using namespace overlayd;
+using namespace overlayd::host;
+
+namespace {
+
+std::string temp_dir() {
+  char tmpl[] = "/tmp/ovl-journal-test-XXXXXX";
+  char* d = mkdtemp(tmpl);
+  REQUIRE(d != nullptr);
+  return d;
+}
+
+}  // namespace
+
+TEST_CASE("every change kind survives a serialize/deserialize round trip") {
+  std::vector<change> in = {
+      {change_kind::link, {{"name", "zl-x-b"}}},
+      {change_kind::address, {{"dev", "zl-x-b"}, {"cidr", "10.200.0.1/26"}}},
+      {change_kind::route, {{"dst", "10.200.0.7/32"}, {"dev", "veth-1-a"}}},
+      {change_kind::sysctl, {{"key", "net.ipv4.ip_forward"}, {"prev", "0"}}},
+      {change_kind::file, {{"path", "/etc/systemd/network/00-overlayd-unmanaged.network"}}},
+      {change_kind::nft_table, {{"table", "overlayd"}}},
+      {change_kind::nft_subnet, {{"table", "overlayd"}, {"cidrs", "10.200.0.0/16"}}},
+      {change_kind::nft_masquerade, {{"table", "overlayd"}}},
+      {change_kind::nft_member, {{"table", "overlayd"}, {"network", "a b"}, {"ip", "10.200.0.9"}}},
+  };
+  auto out = deserialize(serialize(in));
+  REQUIRE(out.ok());
+  CHECK(*out == in);
+}
+
+TEST_CASE("malformed journals are rejected with a reason, never half-read") {
+  const char* bad[] = {
+      "",
+      "[]",
+      "{\"version\":2,\"changes\":[]}",
+      "{\"version\":1}",
+      "{\"version\":1,\"changes\":[{\"kind\":\"nope\",\"params\":{}}]}",
+      "{\"version\":1,\"changes\":[{\"kind\":\"link\",\"params\":{\"name\":5}}]}",
+      "{\"version\":1,\"changes\":[{\"kind\":\"link\"}]}",
+      "{\"version\":1,\"changes\":[7]}",
+  };
+  for (const char* text : bad) {
+    CAPTURE(text);
+    auto r = deserialize(text);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.err().code == errc::protocol);
+  }
+}
+
+TEST_CASE("records persist at once, are not duplicated and keep the first prev value") {
+  auto dir = temp_dir();
+  {
+    auto j = journal::open(dir);
+    REQUIRE(j.ok());
+    CHECK(j->record({change_kind::sysctl, {{"key", "net.ipv4.ip_forward"}, {"prev", "0"}}}).ok());
+    CHECK(j->record({change_kind::sysctl, {{"key", "net.ipv4.ip_forward"}, {"prev", "1"}}}).ok());
+    CHECK(j->record({change_kind::link, {{"name", "zl-a-b"}}}).ok());
+    CHECK(j->entries().size() == 2);
+  }
+  {
+    // A new process (a restart after a crash) sees the same entries.
+    auto j = journal::open(dir);
+    REQUIRE(j.ok());
+    REQUIRE(j->entries().size() == 2);
+    CHECK(j->entries()[0].param("prev") == "0");
+    CHECK(j->forget({change_kind::link, {{"name", "zl-a-b"}}}).ok());
+    CHECK(j->forget({change_kind::link, {{"name", "absent"}}}).ok());
+  }
+  auto j = journal::open(dir);
+  REQUIRE(j.ok());
+  CHECK(j->entries().size() == 1);
+  CHECK(remove_file(j->path()).ok());
+  CHECK(::rmdir(dir.c_str()) == 0);
+}
+
+TEST_CASE("sysctl keys map to /proc/sys paths, with '/' standing for a dot in a level") {
+  struct row {
+    const char* key;
+    const char* path;  // nullptr = invalid
+  } rows[] = {
+      {"net.ipv4.ip_forward", "/proc/sys/net/ipv4/ip_forward"},
+      {"net.ipv6.conf.eth0/5.forwarding", "/proc/sys/net/ipv6/conf/eth0.5/forwarding"},
+      {"net..x", nullptr},
+      {"", nullptr},
+      {"net.ipv4.", nullptr},
+  };
+  for (const auto& r : rows) {
+    CAPTURE(r.key);
+    auto p = sysctl_path(r.key);
+    if (r.path == nullptr) {
+      CHECK_FALSE(p.ok());
+    } else {
+      REQUIRE(p.ok());
+      CHECK(*p == r.path);
+    }
+  }
+  CHECK(ipv6_forwarding_key("zl-x-b") == "net.ipv6.conf.zl-x-b.forwarding");
+  CHECK(ipv6_forwarding_key("eth0.5") == "net.ipv6.conf.eth0/5.forwarding");
+}

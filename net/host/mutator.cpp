@@ -1,0 +1,350 @@
+#include "net/host/mutator.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "net/host/files.hpp"
+#include "net/host/sysctl.hpp"
+#include "net/netlink/addr.hpp"
+#include "net/netlink/link.hpp"
+#include "net/netlink/route.hpp"
+
+namespace overlayd::host {
+
+struct mutator::state {
+  mutator_config cfg;
+  journal jr;
+  netlink::socket nl;
+  firewall::firewall fw;
+  // Firewalls of other table names met in a recovered journal.
+  std::map<std::string, firewall::firewall> other_fw;
+};
+
+namespace {
+
+change make(change_kind k, std::map<std::string, std::string> p) { return change{k, std::move(p)}; }
+
+std::string join_cidrs(const std::vector<net::cidr>& v) {
+  std::string s;
+  for (const auto& c : v) s += (s.empty() ? "" : ",") + c.to_string();
+  return s;
+}
+
+}  // namespace
+
+mutator::mutator(std::unique_ptr<state> s) : s_(std::move(s)) {}
+mutator::mutator(mutator&&) noexcept = default;
+mutator& mutator::operator=(mutator&&) noexcept = default;
+mutator::~mutator() = default;
+
+result<mutator> mutator::open(mutator_config cfg) {
+  if (cfg.data_dir.empty()) return error(errc::invalid_argument, "mutator: no data dir");
+  auto jr = journal::open(cfg.data_dir);
+  if (!jr) return std::move(jr).err();
+  auto nl = netlink::socket::open();
+  if (!nl) return std::move(nl).err();
+  auto fw = firewall::firewall::open(cfg.firewall);
+  if (!fw) return std::move(fw).err();
+  size_t leftover = jr->entries().size();
+  mutator m(std::make_unique<state>(
+      state{std::move(cfg), std::move(*jr), std::move(*nl), std::move(*fw), {}}));
+  m.leftover_ = leftover;
+  return m;
+}
+
+const journal& mutator::changes() const noexcept { return s_->jr; }
+netlink::socket& mutator::netlink() noexcept { return s_->nl; }
+firewall::firewall& mutator::fw() noexcept { return s_->fw; }
+
+status mutator::record(change c) { return s_->jr.record(std::move(c)); }
+
+// ---- links -----------------------------------------------------------------
+
+status mutator::create_bridge(std::string_view name) {
+  change c = make(change_kind::link, {{"name", std::string(name)}});
+  auto existing = netlink::get_link(s_->nl, name);
+  // A bridge that was there before us (and is not in our journal) is not
+  // ours to delete on teardown: use it, do not record it.
+  bool ours = !existing || s_->jr.find(c) != nullptr;
+  if (ours) OVERLAYD_TRY(record(c));
+  auto st = netlink::create_bridge(s_->nl, name);
+  if (!st && !existing) (void)s_->jr.forget(c);
+  return st;
+}
+
+status mutator::create_veth(std::string_view host_name, std::string_view peer_name) {
+  change c = make(change_kind::link, {{"name", std::string(host_name)}});
+  OVERLAYD_TRY(record(c));
+  auto st = netlink::create_veth(s_->nl, host_name, peer_name);
+  // EEXIST: the pair was there already and is not what we just made.
+  if (!st) (void)s_->jr.forget(c);
+  return st;
+}
+
+status mutator::delete_link(std::string_view name) {
+  OVERLAYD_TRY(netlink::delete_link(s_->nl, name));
+  return s_->jr.forget(make(change_kind::link, {{"name", std::string(name)}}));
+}
+
+status mutator::move_to_netns(std::string_view name, int netns_fd, std::string_view new_name) {
+  OVERLAYD_TRY(netlink::move_to_netns(s_->nl, name, netns_fd, new_name));
+  return s_->jr.forget(make(change_kind::link, {{"name", std::string(name)}}));
+}
+
+// ---- addresses and routes --------------------------------------------------
+
+status mutator::add_address(std::string_view dev, const net::cidr& addr) {
+  change c = make(change_kind::address, {{"dev", std::string(dev)}, {"cidr", addr.to_string()}});
+  auto present = netlink::list_addresses(s_->nl, dev);
+  if (!present) return std::move(present).err();
+  bool preexisting = std::find(present->begin(), present->end(), addr) != present->end();
+  if (preexisting && s_->jr.find(c) == nullptr) return {};  // someone else's
+  OVERLAYD_TRY(record(c));
+  return netlink::add_address(s_->nl, dev, addr);
+}
+
+status mutator::remove_address(std::string_view dev, const net::cidr& addr) {
+  auto st = netlink::remove_address(s_->nl, dev, addr);
+  if (!st && st.err().code != errc::not_found) return st;  // not_found: link gone
+  return s_->jr.forget(make(change_kind::address, {{"dev", std::string(dev)}, {"cidr", addr.to_string()}}));
+}
+
+status mutator::replace_route(const net::cidr& dst, std::string_view dev,
+                              std::optional<net::ip_address> src) {
+  OVERLAYD_TRY(netlink::check_route_families(dst, std::nullopt, src));
+  OVERLAYD_TRY(record(make(change_kind::route, {{"dst", dst.to_string()}, {"dev", std::string(dev)}})));
+  return netlink::replace_dev_route(s_->nl, dst, dev, src);
+}
+
+status mutator::delete_route(const net::cidr& dst, std::string_view dev) {
+  OVERLAYD_TRY(netlink::delete_route(s_->nl, dst, dev));
+  return s_->jr.forget(make(change_kind::route, {{"dst", dst.to_string()}, {"dev", std::string(dev)}}));
+}
+
+// ---- sysctls ---------------------------------------------------------------
+
+namespace {
+
+// Snapshot-once write: the first record keeps the value from before our
+// first change; later calls only write.
+status set_sysctl_journaled(journal& jr, const std::string& key, std::string_view value) {
+  change like = make(change_kind::sysctl, {{"key", key}});
+  if (jr.find(like) == nullptr) {
+    auto prev = read_sysctl(key);
+    if (!prev) return std::move(prev).err();
+    like.params["prev"] = *prev;
+    OVERLAYD_TRY(jr.record(like));
+  }
+  return write_sysctl(key, value);
+}
+
+}  // namespace
+
+status mutator::enable_ipv4_forwarding() {
+  return set_sysctl_journaled(s_->jr, std::string(ipv4_forward_key), "1");
+}
+
+status mutator::enable_ipv6_forwarding(std::string_view dev) {
+  OVERLAYD_TRY(netlink::check_ifname(dev));
+  return set_sysctl_journaled(s_->jr, ipv6_forwarding_key(dev), "1");
+}
+
+// ---- network managers ------------------------------------------------------
+
+status mutator::mark_unmanaged() {
+  for (const auto& d : unmanaged_dropins(s_->cfg.managers)) {
+    OVERLAYD_TRY(record(make(change_kind::file, {{"path", d.path}})));
+    OVERLAYD_TRY(write_file_atomic(d.path, d.content));
+  }
+  return {};
+}
+
+status mutator::unmark_unmanaged() {
+  for (const auto& c : std::vector<change>(s_->jr.entries())) {
+    if (c.kind != change_kind::file) continue;
+    OVERLAYD_TRY(remove_file(c.param("path")));
+    OVERLAYD_TRY(s_->jr.forget(c));
+  }
+  return {};
+}
+
+// ---- firewall --------------------------------------------------------------
+
+status mutator::record_table() {
+  change c = make(change_kind::nft_table, {{"table", s_->fw.table()}});
+  if (s_->jr.find(c) != nullptr) return {};
+  auto exists = s_->fw.table_exists();
+  if (!exists) return std::move(exists).err();
+  if (*exists)
+    return error(errc::already_exists, "nft table inet " + s_->fw.table() +
+                                           " exists and is not in our journal (another daemon?)");
+  return record(c);
+}
+
+status mutator::ensure_subnet_rules(const std::vector<net::cidr>& cluster) {
+  OVERLAYD_TRY(record_table());
+  OVERLAYD_TRY(record(make(change_kind::nft_subnet, {{"table", s_->fw.table()}, {"cidrs", join_cidrs(cluster)}})));
+  return s_->fw.ensure_subnet_rules(cluster);
+}
+
+status mutator::remove_subnet_rules(const std::vector<net::cidr>& cluster) {
+  OVERLAYD_TRY(s_->fw.remove_subnet_rules(cluster));
+  return s_->jr.forget(make(change_kind::nft_subnet, {{"table", s_->fw.table()}, {"cidrs", join_cidrs(cluster)}}));
+}
+
+status mutator::ensure_masquerade(const std::vector<net::cidr>& cluster) {
+  OVERLAYD_TRY(record_table());
+  OVERLAYD_TRY(record(make(change_kind::nft_masquerade, {{"table", s_->fw.table()}})));
+  return s_->fw.ensure_masquerade(cluster);
+}
+
+status mutator::remove_masquerade() {
+  OVERLAYD_TRY(s_->fw.remove_masquerade());
+  return s_->jr.forget(make(change_kind::nft_masquerade, {{"table", s_->fw.table()}}));
+}
+
+status mutator::ensure_member_isolation(std::string_view network, const net::ip_address& member,
+                                        const net::ip_address& node_ip, const net::cidr& cluster) {
+  OVERLAYD_TRY(record_table());
+  OVERLAYD_TRY(record(make(change_kind::nft_member, {{"table", s_->fw.table()},
+                                                     {"network", std::string(network)},
+                                                     {"ip", member.to_string()}})));
+  return s_->fw.ensure_member_isolation(network, member, node_ip, cluster);
+}
+
+status mutator::remove_member_isolation(std::string_view network, const net::ip_address& member) {
+  OVERLAYD_TRY(s_->fw.remove_member_isolation(network, member));
+  return s_->jr.forget(make(change_kind::nft_member, {{"table", s_->fw.table()},
+                                                      {"network", std::string(network)},
+                                                      {"ip", member.to_string()}}));
+}
+
+status mutator::remove_overlay_isolation() {
+  OVERLAYD_TRY(s_->fw.remove_overlay_isolation());
+  for (const auto& c : std::vector<change>(s_->jr.entries()))
+    if (c.kind == change_kind::nft_member && c.param("table") == s_->fw.table())
+      OVERLAYD_TRY(s_->jr.forget(c));
+  return {};
+}
+
+// ---- revert and recovery ---------------------------------------------------
+
+result<firewall::firewall*> mutator::firewall_for(const std::string& table) {
+  if (table == s_->fw.table()) return &s_->fw;
+  auto it = s_->other_fw.find(table);
+  if (it == s_->other_fw.end()) {
+    auto cfg = s_->cfg.firewall;
+    cfg.table = table;
+    auto fw = firewall::firewall::open(cfg);
+    if (!fw) return std::move(fw).err();
+    it = s_->other_fw.emplace(table, std::move(*fw)).first;
+  }
+  return &it->second;
+}
+
+status mutator::revert_one(const change& c) {
+  auto& nl = s_->nl;
+  switch (c.kind) {
+    case change_kind::link:
+      return netlink::delete_link(nl, c.param("name"));
+    case change_kind::address: {
+      auto cidr = net::cidr::parse(c.param("cidr"));
+      if (!cidr) return std::move(cidr).err();
+      auto st = netlink::remove_address(nl, c.param("dev"), *cidr);
+      if (!st && st.err().code == errc::not_found) return {};  // link gone, address too
+      return st;
+    }
+    case change_kind::route: {
+      auto dst = net::cidr::parse(c.param("dst"));
+      if (!dst) return std::move(dst).err();
+      return netlink::delete_route(nl, *dst, c.param("dev"));
+    }
+    case change_kind::sysctl: {
+      auto st = write_sysctl(c.param("key"), c.param("prev"));
+      if (!st && st.err().code == errc::not_found) return {};  // its device is gone
+      return st;
+    }
+    case change_kind::file:
+      return remove_file(c.param("path"));
+    default:
+      break;
+  }
+  auto fw = firewall_for(c.param("table"));
+  if (!fw) return std::move(fw).err();
+  switch (c.kind) {
+    case change_kind::nft_table:
+      return (*fw)->remove_table();
+    case change_kind::nft_subnet: {
+      auto cidrs = net::parse_cidr_list(c.param("cidrs"));
+      if (!cidrs) return std::move(cidrs).err();
+      return (*fw)->remove_subnet_rules(*cidrs);
+    }
+    case change_kind::nft_masquerade:
+      return (*fw)->remove_masquerade();
+    case change_kind::nft_member: {
+      auto ip = net::ip_address::parse(c.param("ip"));
+      if (!ip) return std::move(ip).err();
+      return (*fw)->remove_member_isolation(c.param("network"), *ip);
+    }
+    default:
+      return error(errc::internal, "revert: unhandled kind " + std::string(to_string(c.kind)));
+  }
+}
+
+status mutator::revert_all() {
+  std::vector<change> failed;
+  const auto entries = s_->jr.entries();
+  for (auto it = entries.rbegin(); it != entries.rend(); ++it) {
+    auto st = revert_one(*it);
+    if (st) continue;
+    spdlog::warn("host revert: {} failed: {}", it->describe(), st.err().message);
+    failed.insert(failed.begin(), *it);
+  }
+  OVERLAYD_TRY(s_->jr.replace(failed));
+  if (!failed.empty())
+    return error(errc::system, std::to_string(failed.size()) + " host change(s) could not be reverted");
+  return {};
+}
+
+bool mutator::still_exists(const change& c) {
+  switch (c.kind) {
+    case change_kind::link:
+      return netlink::get_link(s_->nl, c.param("name")).ok();
+    case change_kind::address: {
+      auto cidr = net::cidr::parse(c.param("cidr"));
+      auto have = netlink::list_addresses(s_->nl, c.param("dev"));
+      return cidr && have && std::find(have->begin(), have->end(), *cidr) != have->end();
+    }
+    case change_kind::route:
+      return netlink::get_link(s_->nl, c.param("dev")).ok();
+    case change_kind::sysctl:
+      return read_sysctl(c.param("key")).ok();
+    case change_kind::file:
+      return path_exists(c.param("path"));
+    default: {
+      auto fw = firewall_for(c.param("table"));
+      if (!fw) return false;
+      auto exists = (*fw)->table_exists();
+      return exists && *exists;
+    }
+  }
+}
+
+status mutator::recover(recovery_mode mode) {
+  if (s_->jr.empty()) return {};
+  if (mode == recovery_mode::revert) {
+    spdlog::info("host journal: reverting {} change(s) left by a previous run", s_->jr.entries().size());
+    return revert_all();
+  }
+  std::vector<change> kept;
+  for (const auto& c : s_->jr.entries()) {
+    if (still_exists(c))
+      kept.push_back(c);
+    else
+      spdlog::info("host journal: {} no longer exists; dropping its record", c.describe());
+  }
+  return s_->jr.replace(std::move(kept));
+}
+
+}  // namespace overlayd::host

@@ -1,0 +1,117 @@
+// host::mutator: the one way the engine changes the host. Each call
+// performs an operation through netlink / nftables / sysctl / files AND
+// journals it (write-ahead: the record is on disk before the kernel is
+// asked), so teardown and crash recovery know exactly what we made and
+// nothing is ever swept by name.
+//
+// Works in the network namespace of the thread that opened it (the
+// netlink socket and /proc/sys are bound there). Not thread-safe: one
+// owner (the supervisor's host actor). Container-side configuration (inside
+// a container's namespace) is not journaled: it dies with the namespace.
+//
+// What is journaled and how it is undone:
+//   create_bridge / create_veth     -> delete the link (host side of a veth)
+//   add_address                     -> remove it
+//   replace_route                   -> delete it
+//   enable_ipv4/ipv6_forwarding     -> write back the value seen before our
+//                                      first write (snapshot once)
+//   mark_unmanaged                  -> remove the drop-in files
+//   firewall ensure_*               -> the matching remove_*, then our table
+// Link up/MTU/master changes are not journaled: they go with the link.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/error.hpp"
+#include "net/firewall/firewall.hpp"
+#include "net/host/journal.hpp"
+#include "net/host/netmgr.hpp"
+#include "net/ip.hpp"
+#include "net/netlink/socket.hpp"
+
+namespace overlayd::host {
+
+struct mutator_config {
+  std::string data_dir;                // the journal lives here
+  firewall::firewall_config firewall;  // table name, iptables compat
+  manager_dirs managers;               // networkd / NetworkManager dirs
+};
+
+// What to do with a journal left by a run that did not tear down.
+enum class recovery_mode {
+  revert,  // undo everything it lists (default)
+  adopt,   // keep what still exists as ours; drop records of what is gone
+};
+
+class mutator {
+ public:
+  static result<mutator> open(mutator_config cfg);
+
+  mutator(mutator&&) noexcept;
+  mutator& operator=(mutator&&) noexcept;
+  ~mutator();
+
+  // Entries found on disk at open() (a previous run's leftovers).
+  size_t leftover_changes() const noexcept { return leftover_; }
+  status recover(recovery_mode mode = recovery_mode::revert);
+  // Reverts every journaled change in reverse order, best-effort: each step
+  // is idempotent, failures are logged and skipped, and their records kept
+  // (the returned error counts them) so a later call can retry.
+  status revert_all();
+
+  // ---- links ----
+  status create_bridge(std::string_view name);
+  status create_veth(std::string_view host_name, std::string_view peer_name);
+  status delete_link(std::string_view name);
+  // Moves `name` into `netns_fd` as `new_name`; a journaled link that
+  // leaves this namespace is no longer ours to delete here.
+  status move_to_netns(std::string_view name, int netns_fd, std::string_view new_name);
+
+  // ---- addresses and routes ----
+  status add_address(std::string_view dev, const net::cidr& addr);
+  status remove_address(std::string_view dev, const net::cidr& addr);
+  status replace_route(const net::cidr& dst, std::string_view dev,
+                       std::optional<net::ip_address> src = std::nullopt);
+  status delete_route(const net::cidr& dst, std::string_view dev);
+
+  // ---- sysctls ----
+  status enable_ipv4_forwarding();
+  status enable_ipv6_forwarding(std::string_view dev);
+
+  // ---- network managers ----
+  status mark_unmanaged();
+  status unmark_unmanaged();
+
+  // ---- firewall ----
+  status ensure_subnet_rules(const std::vector<net::cidr>& cluster);
+  status remove_subnet_rules(const std::vector<net::cidr>& cluster);
+  status ensure_masquerade(const std::vector<net::cidr>& cluster);
+  status remove_masquerade();
+  status ensure_member_isolation(std::string_view network, const net::ip_address& member,
+                                 const net::ip_address& node_ip, const net::cidr& cluster);
+  status remove_member_isolation(std::string_view network, const net::ip_address& member);
+  status remove_overlay_isolation();
+
+  const journal& changes() const noexcept;
+  netlink::socket& netlink() noexcept;
+  firewall::firewall& fw() noexcept;
+
+ private:
+  struct state;
+  explicit mutator(std::unique_ptr<state> s);
+  status record(change c);
+  status record_table();
+  status revert_one(const change& c);
+  bool still_exists(const change& c);
+  result<firewall::firewall*> firewall_for(const std::string& table);
+
+  std::unique_ptr<state> s_;
+  size_t leftover_ = 0;
+};
+
+}  // namespace overlayd::host

@@ -1,0 +1,262 @@
+// device: lifecycle and the control API. The I/O threads are device_io.cpp.
+#include "net/wg/device.hpp"
+
+#include <sys/eventfd.h>
+
+#include <algorithm>
+
+#include "net/wg/device_io.hpp"
+#include "net/wg/tun_netlink.hpp"
+
+namespace overlayd::wg {
+
+namespace {
+
+void wake(const unique_fd& fd) {
+  uint64_t one = 1;
+  [[maybe_unused]] ssize_t n = ::write(fd.get(), &one, sizeof one);
+}
+
+}  // namespace
+
+result<std::unique_ptr<device>> device::create(device_options opts) {
+  if (opts.mtu < 576 || opts.mtu > 9000)
+    return error(errc::invalid_argument, "device " + opts.name + ": MTU must be 576..9000");
+  auto tun = tun_device::create(opts.name);
+  if (!tun) return tun.err();
+  if (opts.configure_link)
+    OVERLAYD_TRY(configure_tun_link(tun->name(), opts.mtu, opts.addresses));
+  auto udp = udp_socket::bind(opts.listen_port);
+  if (!udp) return udp.err();
+  std::unique_ptr<device> d(
+      new device(std::move(*tun), std::make_shared<udp_socket>(std::move(*udp)), opts));
+  d->io_->tx_wake.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  d->io_->rx_wake.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!d->io_->tx_wake || !d->io_->rx_wake) return system_error("eventfd", opts.name, errno);
+  if (opts.private_key) OVERLAYD_TRY(d->set_private_key(*opts.private_key));
+  if (!opts.uapi_dir.empty()) {
+    auto srv = uapi_server::start(opts.uapi_dir, d->name(), *d);
+    if (!srv) return srv.err();
+    d->uapi_ = std::move(*srv);
+  }
+  d->start_threads();
+  return d;
+}
+
+device::device(tun_device tun, std::shared_ptr<udp_socket> udp, device_options& opts)
+    : tun_(std::move(tun)),
+      mtu_(opts.mtu),
+      clock_(opts.clk ? *opts.clk : system_clock_),
+      cookies_(clock_),
+      io_(std::make_unique<impl>(*this)),
+      builder_(indices_, clock_) {
+  snap_.store(std::make_shared<const snapshot>());
+  udp_.store(std::move(udp));
+}
+
+device::~device() {
+  uapi_.reset();  // no more control requests from wg
+  stop_threads();
+}
+
+void device::start_threads() {
+  io_->tx_thread = std::thread([this] { io_->run_tx(); });
+  io_->rx_thread = std::thread([this] { io_->run_rx(); });
+  io_->hs_thread = std::thread([this] { io_->run_handshakes(); });
+  io_->timer_thread = std::thread([this] { io_->run_timers(); });
+}
+
+void device::stop_threads() {
+  io_->stopping.store(true);
+  wake(io_->tx_wake);
+  wake(io_->rx_wake);
+  {
+    std::lock_guard lk(io_->hq_mu);
+    io_->hq_cv.notify_all();
+  }
+  {
+    std::lock_guard lk(io_->timer_mu);
+    io_->timer_cv.notify_all();
+  }
+  for (auto* t : {&io_->tx_thread, &io_->rx_thread, &io_->hs_thread, &io_->timer_thread})
+    if (t->joinable()) t->join();
+}
+
+uint16_t device::listen_port() const { return udp_.load()->port(); }
+
+crypto::public_key device::public_key() const {
+  auto s = snap_.load();
+  return s->identity ? s->identity->public_key : crypto::public_key{};
+}
+
+overlayd::status device::apply(const device_update& u) {
+  std::lock_guard lk(ctl_mu_);
+  return apply_locked(u);
+}
+
+overlayd::status device::apply_locked(const device_update& u) {
+  // The socket first: a port in use fails the whole update before any change.
+  if (u.listen_port && *u.listen_port != udp_.load()->port())
+    OVERLAYD_TRY(rebind_locked(*u.listen_port));
+  apply_effects fx;
+  auto next = builder_.apply(*snap_.load(), u, fx);
+  if (!next) return next.err();
+  if (fx.fwmark) OVERLAYD_TRY(udp_.load()->set_fwmark(*fx.fwmark));
+  if (fx.identity_changed && (*next)->identity) cookies_.set_identity((*next)->identity->public_key);
+  snap_.store(std::move(*next));
+  return {};
+}
+
+overlayd::status device::rebind_locked(uint16_t port) {
+  auto s = udp_socket::bind(port, snap_.load()->fwmark);
+  if (!s) return s.err();
+  udp_.store(std::make_shared<udp_socket>(std::move(*s)));
+  wake(io_->rx_wake);  // the receive thread picks up the new socket
+  return {};
+}
+
+overlayd::status device::set_private_key(const secret_key& sk) {
+  device_update u;
+  u.private_key = sk;
+  return apply(u);
+}
+
+result<uint16_t> device::set_listen_port(uint16_t port) {
+  std::lock_guard lk(ctl_mu_);
+  OVERLAYD_TRY(rebind_locked(port));
+  return udp_.load()->port();
+}
+
+overlayd::status device::upsert_peer(const peer_update& p) {
+  device_update u;
+  u.peers.push_back(p);
+  u.peers.back().remove = false;
+  return apply(u);
+}
+
+overlayd::status device::remove_peer(const crypto::public_key& k) {
+  device_update u;
+  auto& p = u.peers.emplace_back();
+  p.key = k;
+  p.remove = true;
+  return apply(u);
+}
+
+overlayd::status device::add_allowed_ip(const crypto::public_key& k, const net::cidr& c) {
+  std::lock_guard lk(ctl_mu_);
+  if (!snap_.load()->find(k)) return error(errc::not_found, "device " + name() + ": no such peer");
+  device_update u;
+  auto& p = u.peers.emplace_back();
+  p.key = k;
+  p.update_only = true;
+  p.allowed_ips.push_back(c);
+  return apply_locked(u);
+}
+
+overlayd::status device::remove_allowed_ip(const crypto::public_key& k, const net::cidr& c) {
+  std::lock_guard lk(ctl_mu_);
+  if (!snap_.load()->find(k)) return error(errc::not_found, "device " + name() + ": no such peer");
+  device_update u;
+  auto& p = u.peers.emplace_back();
+  p.key = k;
+  p.update_only = true;
+  p.remove_allowed_ips.push_back(c);
+  return apply_locked(u);
+}
+
+overlayd::status device::add_alias(const net::ip_address& ip) {
+  std::lock_guard lk(ctl_mu_);
+  if (aliases_.count(ip)) return {};
+  if (aliases_.size() >= max_alias_addresses)
+    return error(errc::exhausted, "device " + name() + ": alias address limit reached");
+  OVERLAYD_TRY(add_tun_alias(name(), ip));
+  aliases_.insert(ip);
+  return {};
+}
+
+overlayd::status device::remove_alias(const net::ip_address& ip) {
+  std::lock_guard lk(ctl_mu_);
+  OVERLAYD_TRY(remove_tun_alias(name(), ip));
+  aliases_.erase(ip);
+  return {};
+}
+
+namespace {
+
+peer_status status_of(const device_peer& p, const snapshot& s) {
+  peer_status st;
+  st.key = p.key();
+  st.has_preshared_key = !p.preshared_key.is_zero();
+  if (st.has_preshared_key) st.preshared_key = p.preshared_key;
+  st.endpoint = p.endpoint();
+  st.allowed_ips = s.routes.list(const_cast<device_peer*>(&p));
+  st.rx_bytes = p.rx_bytes.load(std::memory_order_relaxed);
+  st.tx_bytes = p.tx_bytes.load(std::memory_order_relaxed);
+  st.last_handshake = p.proto().last_handshake();
+  st.persistent_keepalive = p.persistent_keepalive;
+  return st;
+}
+
+}  // namespace
+
+device_status device::current_status() const {
+  std::lock_guard lk(ctl_mu_);  // peer config fields are written under it
+  auto s = snap_.load();
+  device_status st;
+  if (s->identity) {
+    st.private_key = secret_key(s->identity->private_key.span());
+    st.own_public_key = s->identity->public_key;
+  }
+  st.listen_port = udp_.load()->port();
+  st.fwmark = s->fwmark;
+  for (const auto& p : s->peers) st.peers.push_back(status_of(*p, *s));
+  return st;
+}
+
+std::optional<peer_status> device::peer(const crypto::public_key& k) const {
+  std::lock_guard lk(ctl_mu_);
+  auto s = snap_.load();
+  const device_peer* p = s->find(k);
+  if (!p) return std::nullopt;
+  return status_of(*p, *s);
+}
+
+bool device::check_peer_handshake(const crypto::public_key& k,
+                                  std::chrono::system_clock::time_point since) const {
+  auto s = snap_.load();
+  const device_peer* p = s->find(k);
+  if (!p) return false;
+  auto last = p->proto().last_handshake();
+  return last && *last >= since;
+}
+
+device_counters device::counters() const {
+  const auto& c = io_->c;
+  device_counters r;
+  r.rx_malformed = c.rx_malformed.load();
+  r.rx_unauthenticated = c.rx_unauthenticated.load();
+  r.rx_source_rejected = c.rx_source_rejected.load();
+  r.rx_handshake_dropped = c.rx_handshake_dropped.load();
+  r.rx_cookie_replies_sent = c.rx_cookie_replies_sent.load();
+  r.rx_foreign = c.rx_foreign.load();
+  r.tx_no_route = c.tx_no_route.load();
+  r.tx_oversize = c.tx_oversize.load();
+  r.tx_no_endpoint = c.tx_no_endpoint.load();
+  r.tx_staged_dropped = c.tx_staged_dropped.load();
+  r.tx_send_failed = c.tx_send_failed.load();
+  r.tun_write_failed = c.tun_write_failed.load();
+  return r;
+}
+
+void device::set_foreign_datagram_handler(foreign_datagram_handler h) {
+  if (h)
+    foreign_.store(std::make_shared<const foreign_datagram_handler>(std::move(h)));
+  else
+    foreign_.store(nullptr);
+}
+
+overlayd::status device::send_raw(std::span<const uint8_t> data, const net::endpoint& to) {
+  return udp_.load()->send_to(data, to);
+}
+
+}  // namespace overlayd::wg

@@ -1,0 +1,153 @@
+// device: our userspace WireGuard interface. Owns a TUN, a UDP socket, the
+// UAPI server and four threads:
+//
+//   tun->udp   reads IP packets from the TUN in batches, routes them through
+//              the allowed-ips of the current snapshot, encrypts, sendmmsg
+//   udp->tun   recvmmsg batches; transport data is decrypted, source-checked
+//              and written to the TUN; handshake messages go to the
+//              handshake queue; anything that is not WireGuard (STUN...)
+//              goes to the foreign-datagram handler
+//   handshake  MAC1/cookie checks and the Noise handshake, off the data path
+//              so a flood of initiations cannot stall transport data
+//   timers     every 100 ms polls each peer's timer machine
+//
+// The packet path reads an immutable `snapshot` (device_state.hpp) swapped
+// atomically by the control API; control calls are serialised by one mutex.
+// The destructor stops and joins every thread and closes every fd.
+//
+// Timers (what the timers thread drives, per peer, via peer_protocol::poll):
+// handshake retransmit, keepalive, new handshake, zero keys, persistent
+// keepalive — see net/wg/timers.hpp.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/error.hpp"
+#include "net/ip.hpp"
+#include "net/wg/clock.hpp"
+#include "net/wg/cookie.hpp"
+#include "net/wg/device_config.hpp"
+#include "net/wg/device_state.hpp"
+#include "net/wg/index_table.hpp"
+#include "net/wg/tun.hpp"
+#include "net/wg/uapi.hpp"
+#include "net/wg/uapi_server.hpp"
+#include "net/wg/udp.hpp"
+#include "net/wg/unique_fd.hpp"
+
+namespace overlayd::wg {
+
+struct device_options {
+  std::string name;                     // TUN name, 1..15 chars
+  uint32_t mtu = default_tun_mtu;
+  std::vector<net::cidr> addresses;     // assigned to the TUN at creation
+  uint16_t listen_port = 0;             // 0 = random; see device::listen_port()
+  std::optional<secret_key> private_key;
+  std::string uapi_dir = "/var/run/wireguard";  // empty = no UAPI socket
+  bool configure_link = true;           // MTU, addresses, up over netlink
+  const clock* clk = nullptr;           // null = the system clocks
+};
+
+// Drop and event counters (monotonic, for status and tests).
+struct device_counters {
+  uint64_t rx_malformed = 0;     // not a valid WireGuard message
+  uint64_t rx_unauthenticated = 0;  // unknown index, failed AEAD, replay
+  uint64_t rx_source_rejected = 0;  // inner source not in the peer's allowed-ips
+  uint64_t rx_handshake_dropped = 0;  // handshake queue full, bad MAC, failed
+  uint64_t rx_cookie_replies_sent = 0;
+  uint64_t rx_foreign = 0;       // handed to the foreign-datagram handler
+  uint64_t tx_no_route = 0;      // TUN packet with no matching allowed-ip
+  uint64_t tx_oversize = 0;      // TUN packet larger than the MTU
+  uint64_t tx_no_endpoint = 0;
+  uint64_t tx_staged_dropped = 0;
+  uint64_t tx_send_failed = 0;
+  uint64_t tun_write_failed = 0;
+};
+
+// A datagram on the device's UDP socket that is not WireGuard (a STUN
+// response, a relay frame...). Called on the udp->tun thread: return fast.
+using foreign_datagram_handler =
+    std::function<void(std::span<const uint8_t> data, const net::endpoint& from)>;
+
+class device : public uapi_handler {
+ public:
+  static result<std::unique_ptr<device>> create(device_options opts);
+  ~device() override;
+  device(const device&) = delete;
+  device& operator=(const device&) = delete;
+
+  const std::string& name() const noexcept { return tun_.name(); }
+  uint32_t mtu() const noexcept { return mtu_; }
+  uint16_t listen_port() const;
+  crypto::public_key public_key() const;  // zero if no private key
+
+  // --- control API (thread-safe; each call is atomic for the packet path) ---
+  // The general form; everything below is a shorthand for one update.
+  status apply(const device_update& u);
+  status set_private_key(const secret_key& sk);
+  // Rebinds the UDP socket; returns the bound port (useful with 0).
+  result<uint16_t> set_listen_port(uint16_t port);
+  // Adds the peer or updates it in place (sessions survive).
+  status upsert_peer(const peer_update& p);
+  status remove_peer(const crypto::public_key& k);
+  status add_allowed_ip(const crypto::public_key& k, const net::cidr& c);
+  status remove_allowed_ip(const crypto::public_key& k, const net::cidr& c);
+  // A /32 or /128 extra address on the TUN (idempotent).
+  status add_alias(const net::ip_address& ip);
+  status remove_alias(const net::ip_address& ip);
+
+  device_status current_status() const;
+  std::optional<peer_status> peer(const crypto::public_key& k) const;
+  // True iff the peer completed a handshake at or after `since`.
+  bool check_peer_handshake(const crypto::public_key& k,
+                            std::chrono::system_clock::time_point since) const;
+  device_counters counters() const;
+
+  // --- NAT helper hook ---
+  void set_foreign_datagram_handler(foreign_datagram_handler h);
+  // Sends a raw datagram from the device's UDP socket (same source port).
+  overlayd::status send_raw(std::span<const uint8_t> data, const net::endpoint& to);
+
+  // uapi_handler
+  device_status uapi_get() override { return current_status(); }
+  overlayd::status uapi_set(const device_update& u) override { return apply(u); }
+
+  struct impl;  // the I/O threads (device_io.hpp/.cpp); opaque to users
+
+ private:
+  device(tun_device tun, std::shared_ptr<udp_socket> udp, device_options& opts);
+  overlayd::status apply_locked(const device_update& u);
+  overlayd::status rebind_locked(uint16_t port);
+  void start_threads();
+  void stop_threads();
+
+  // Packet-path state, read lock-free.
+  std::atomic<std::shared_ptr<const snapshot>> snap_;
+  std::atomic<std::shared_ptr<udp_socket>> udp_;
+  std::atomic<std::shared_ptr<const foreign_datagram_handler>> foreign_;
+
+  tun_device tun_;
+  uint32_t mtu_;
+  system_clock_source system_clock_;
+  const clock& clock_;
+  index_table indices_;
+  cookie_checker cookies_;
+  std::unique_ptr<impl> io_;
+
+  mutable std::mutex ctl_mu_;  // guards: builder_, aliases_, uapi_, every snapshot change
+  snapshot_builder builder_;
+  std::set<net::ip_address> aliases_;
+  std::unique_ptr<uapi_server> uapi_;
+};
+
+}  // namespace overlayd::wg

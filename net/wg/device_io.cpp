@@ -1,0 +1,407 @@
+// The device's I/O threads: tun->udp (encrypt), udp->tun (decrypt), the
+// handshake worker and the timer tick. See device.hpp for the picture.
+#include <poll.h>
+
+#include <cstring>
+
+#include "net/wg/device_io.hpp"
+#include "net/wg/messages.hpp"
+#include "net/wg/noise.hpp"
+
+namespace overlayd::wg {
+
+namespace {
+
+constexpr size_t tx_slot_extra = transport_header_size + transport_padding + aead_tag_size;
+
+uint16_t load_be16(const uint8_t* p) { return uint16_t(p[0] << 8 | p[1]); }
+
+// The destination of an IP packet read from the TUN (nullopt if it is not a
+// plausible IPv4/IPv6 packet).
+std::optional<net::ip_address> destination_of(const uint8_t* pkt, size_t len) {
+  if (len >= 20 && pkt[0] >> 4 == 4) return net::ip_address::v4({pkt[16], pkt[17], pkt[18], pkt[19]});
+  if (len >= 40 && pkt[0] >> 4 == 6) {
+    std::array<uint8_t, 16> a;
+    std::memcpy(a.data(), pkt + 24, 16);
+    return net::ip_address::v6(a);
+  }
+  return std::nullopt;
+}
+
+// A decrypted packet's real length (the IP total length, padding removed)
+// and its source; nullopt if the header does not fit the plaintext.
+struct inner_packet {
+  size_t len;
+  net::ip_address src;
+};
+std::optional<inner_packet> parse_inner(const uint8_t* pkt, size_t len) {
+  if (len >= 20 && pkt[0] >> 4 == 4) {
+    size_t total = load_be16(pkt + 2);
+    if (total < 20 || total > len) return std::nullopt;
+    return inner_packet{total, net::ip_address::v4({pkt[12], pkt[13], pkt[14], pkt[15]})};
+  }
+  if (len >= 40 && pkt[0] >> 4 == 6) {
+    size_t total = 40 + size_t{load_be16(pkt + 4)};
+    if (total > len) return std::nullopt;
+    std::array<uint8_t, 16> a;
+    std::memcpy(a.data(), pkt + 8, 16);
+    return inner_packet{total, net::ip_address::v6(a)};
+  }
+  return std::nullopt;
+}
+
+// WireGuard messages start with a type byte 1..4 and three zero bytes;
+// anything else on our port (STUN, relay frames) is someone else's.
+bool looks_like_wireguard(const uint8_t* b, size_t len) {
+  return len >= 4 && b[0] >= 1 && b[0] <= 4 && b[1] == 0 && b[2] == 0 && b[3] == 0;
+}
+
+void drain(int eventfd) {
+  uint64_t v;
+  [[maybe_unused]] ssize_t n = ::read(eventfd, &v, sizeof v);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------- tun -> udp
+
+// One batch read from the TUN: encrypt each packet for the peer its
+// destination routes to and send them all with sendmmsg. Consecutive packets
+// to the same peer share one keypair lookup and one timer update.
+class tx_batch {
+ public:
+  tx_batch(device::impl& io, uint32_t mtu)
+      : io_(io), mtu_(mtu), slot_(mtu + tx_slot_extra), bufs_(slot_ * udp_batch_capacity) {}
+
+  // Reads up to a batch of packets; returns how many.
+  size_t read(const tun_device& tun) {
+    n_ = 0;
+    while (n_ < udp_batch_capacity) {
+      uint8_t* pkt = slot(n_) + transport_header_size;
+      auto r = tun.read({pkt, size_t{mtu_} + 1});
+      if (!r || *r == 0) break;
+      if (*r > mtu_) {  // cannot happen with a sane kernel; never trust it
+        io_.bump(io_.c.tx_oversize);
+        continue;
+      }
+      lens_[n_++] = *r;
+    }
+    return n_;
+  }
+
+  void encrypt_and_send(const snapshot& s, const udp_socket& udp, time_point now) {
+    for (size_t i = 0; i < n_; ++i) encrypt_one(s, udp, i, now);
+    finish_group();
+    if (!out_.empty()) {
+      size_t failed = out_.flush(udp.fd());
+      if (failed) io_.c.tx_send_failed.fetch_add(failed, std::memory_order_relaxed);
+    }
+  }
+
+ private:
+  uint8_t* slot(size_t i) { return bufs_.data() + i * slot_; }
+
+  void start_group(device_peer* p, const udp_socket& udp) {
+    finish_group();
+    cur_ = p;
+    kp_ = p->proto().send_keypair();
+    auto ep = p->endpoint();
+    have_ep_ = false;
+    if (ep) {
+      auto len = udp.to_sockaddr(*ep, dst_);
+      if (len) {
+        dst_len_ = *len;
+        have_ep_ = true;
+      }
+    }
+  }
+
+  void finish_group() {
+    if (!cur_) return;
+    if (kp_ && sent_in_group_) {
+      auto r = cur_->proto().note_sent(*kp_, true);
+      if (r.initiation) io_.send_to_peer(*cur_, r.initiation->bytes());
+    }
+    cur_->tx_bytes.fetch_add(bytes_in_group_, std::memory_order_relaxed);
+    cur_ = nullptr;
+    kp_.reset();
+    sent_in_group_ = false;
+    bytes_in_group_ = 0;
+  }
+
+  void encrypt_one(const snapshot& s, const udp_socket& udp, size_t i, time_point now) {
+    uint8_t* buf = slot(i);
+    uint8_t* pkt = buf + transport_header_size;
+    const size_t len = lens_[i];
+    auto dst = destination_of(pkt, len);
+    device_peer* const* pp = dst ? s.routes.lookup(*dst) : nullptr;
+    if (!pp) {
+      io_.bump(io_.c.tx_no_route);
+      return;
+    }
+    if (*pp != cur_) start_group(*pp, udp);
+    if (!have_ep_) {
+      io_.bump(io_.c.tx_no_endpoint);
+      return;
+    }
+    const size_t pad = padding_for(len, mtu_);
+    std::memset(pkt + len, 0, pad);
+    const std::span<uint8_t> whole(buf, slot_);
+    size_t wire = kp_ ? kp_->encrypt(whole, len + pad, now) : 0;
+    if (wire) {
+      sent_in_group_ = true;
+    } else {
+      // No usable session: the protocol stages the decision (handshake now
+      // or later); we keep the packet until a session exists.
+      kp_.reset();
+      auto r = cur_->proto().encrypt(whole, len + pad);
+      if (r.initiation) io_.send_to_peer(*cur_, r.initiation->bytes());
+      wire = r.wire_len;
+      if (!wire) {
+        if (!cur_->stage({pkt, len})) io_.bump(io_.c.tx_staged_dropped);
+        return;
+      }
+    }
+    out_.add(buf, wire, dst_, dst_len_);
+    bytes_in_group_ += wire;
+  }
+
+  device::impl& io_;
+  const uint32_t mtu_;
+  const size_t slot_;
+  std::vector<uint8_t> bufs_;
+  std::array<size_t, udp_batch_capacity> lens_{};
+  size_t n_ = 0;
+  send_batch out_;
+  // The current group (consecutive packets to one peer).
+  device_peer* cur_ = nullptr;
+  std::shared_ptr<keypair> kp_;
+  bool have_ep_ = false;
+  bool sent_in_group_ = false;
+  uint64_t bytes_in_group_ = 0;
+  sockaddr_storage dst_{};
+  socklen_t dst_len_ = 0;
+};
+
+void device::impl::run_tx() {
+  tx_batch batch(*this, dev.mtu_);
+  while (!stopping.load(std::memory_order_relaxed)) {
+    pollfd p[2] = {{dev.tun_.fd(), POLLIN, 0}, {tx_wake.get(), POLLIN, 0}};
+    if (::poll(p, 2, -1) < 0) continue;  // EINTR
+    if (p[1].revents) break;
+    if (!batch.read(dev.tun_)) continue;
+    batch.encrypt_and_send(*dev.snap_.load(), *dev.udp_.load(), dev.clock_.now());
+  }
+}
+
+// ---------------------------------------------------------------- udp -> tun
+
+void device::impl::run_rx() {
+  recv_batch rb(std::max<size_t>(2048, dev.mtu_ + 128));
+  while (!stopping.load(std::memory_order_relaxed)) {
+    auto udp = dev.udp_.load();  // reloaded after a rebind wakes us
+    pollfd p[2] = {{udp->fd(), POLLIN, 0}, {rx_wake.get(), POLLIN, 0}};
+    if (::poll(p, 2, -1) < 0) continue;
+    if (p[1].revents) {
+      drain(rx_wake.get());
+      continue;
+    }
+    auto n = rb.receive(udp->fd());
+    if (!n || *n == 0) continue;
+    auto snap = dev.snap_.load();
+    for (size_t i = 0; i < *n; ++i) {
+      if (rb.truncated(i)) {
+        bump(c.rx_malformed);
+        continue;
+      }
+      auto src = net::endpoint::from_sockaddr(reinterpret_cast<const sockaddr*>(&rb.source(i)));
+      handle_datagram(*snap, rb.buffer(i), rb.data(i).size(), src);
+    }
+  }
+}
+
+void device::impl::handle_datagram(const snapshot& s, uint8_t* buf, size_t len,
+                                   const net::endpoint& src) {
+  auto type = message_type_of({buf, len});
+  if (!type) {
+    if (looks_like_wireguard(buf, len)) {
+      bump(c.rx_malformed);
+    } else if (auto h = dev.foreign_.load()) {
+      bump(c.rx_foreign);
+      (*h)({buf, len}, src);
+    } else {
+      bump(c.rx_malformed);
+    }
+    return;
+  }
+  if (*type == message_type::transport) return handle_transport(s, buf, len, src);
+  handshake_item it;
+  it.len = std::min(len, it.bytes.size());
+  std::memcpy(it.bytes.data(), buf, it.len);
+  it.src = src;
+  std::lock_guard lk(hq_mu);
+  if (hq.size() >= max_queued_handshakes) {
+    bump(c.rx_handshake_dropped);
+    return;
+  }
+  hq.push_back(it);
+  hq_cv.notify_one();
+}
+
+void device::impl::handle_transport(const snapshot& s, uint8_t* buf, size_t len,
+                                    const net::endpoint& src) {
+  auto tv = parse_transport({buf, len});
+  if (!tv) return bump(c.rx_malformed);
+  auto e = dev.indices_.lookup(tv->receiver);
+  if (!e || e->kind != index_kind::keypair) return bump(c.rx_unauthenticated);
+  device_peer* p = s.find(e->peer->remote_static());
+  if (!p) return bump(c.rx_unauthenticated);
+  auto r = e->peer->decrypt({buf, len});
+  if (!r) return bump(c.rx_unauthenticated);
+  p->rx_bytes.fetch_add(len, std::memory_order_relaxed);
+  p->set_endpoint(src);  // roaming: follow the latest authenticated source
+  if (r->plaintext_len) {
+    const uint8_t* pkt = buf + transport_header_size;
+    auto inner = parse_inner(pkt, r->plaintext_len);
+    device_peer* const* owner = inner ? s.routes.lookup(inner->src) : nullptr;
+    if (!owner || *owner != p) {
+      bump(c.rx_source_rejected);  // cryptokey routing: the source must be this peer's
+    } else if (!dev.tun_.write({pkt, inner->len})) {
+      bump(c.tun_write_failed);
+    }
+  }
+  if (r->session_confirmed) flush_staged(*p, false);
+  if (r->initiation) send_to_peer(*p, r->initiation->bytes());
+}
+
+// ---------------------------------------------------------------- handshakes
+
+void device::impl::run_handshakes() {
+  for (;;) {
+    handshake_item it;
+    {
+      std::unique_lock lk(hq_mu);
+      hq_cv.wait(lk, [&] { return stopping.load() || !hq.empty(); });
+      if (stopping.load()) return;
+      it = hq.front();
+      hq.pop_front();
+    }
+    handle_handshake(it);
+  }
+}
+
+bool device::impl::under_load() {
+  const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                          dev.clock_.now().time_since_epoch())
+                          .count();
+  size_t queued;
+  {
+    std::lock_guard lk(hq_mu);
+    queued = hq.size();
+  }
+  if (queued >= under_load_queue_len) {
+    under_load_until_ns.store(
+        now + std::chrono::duration_cast<std::chrono::nanoseconds>(under_load_linger).count());
+    return true;
+  }
+  return now < under_load_until_ns.load();
+}
+
+void device::impl::handle_handshake(const handshake_item& it) {
+  auto s = dev.snap_.load();
+  const bytes_view msg(it.bytes.data(), it.len);
+  auto type = message_type_of(msg);
+  if (!s->identity || !type) return bump(c.rx_handshake_dropped);
+  if (*type == message_type::cookie_reply) {
+    auto m = parse_cookie_reply(msg);
+    auto e = m ? dev.indices_.lookup(m->receiver_index()) : std::nullopt;
+    if (!e || !e->peer->consume_cookie_reply(*m)) bump(c.rx_handshake_dropped);
+    return;
+  }
+  // MAC1 always; when under load, only sources that proved their address
+  // with a cookie (MAC2) get the expensive DH work, the rest a cookie reply.
+  const mac_check mc = dev.cookies_.check(msg, it.src);
+  if (mc == mac_check::invalid) return bump(c.rx_handshake_dropped);
+  if (mc != mac_check::valid_cookie && under_load()) {
+    auto reply = dev.cookies_.make_reply(msg, load_le32(it.bytes.data() + 4), it.src);
+    if (dev.udp_.load()->send_to(reply.bytes(), it.src)) bump(c.rx_cookie_replies_sent);
+    return;
+  }
+  if (*type == message_type::initiation) {
+    auto m = parse_initiation(msg);
+    auto opened = m ? open_initiation(*m, *s->identity) : result<initiation_opened>(m.err());
+    device_peer* p = opened ? s->find(opened->initiator_static) : nullptr;
+    if (!p) return bump(c.rx_handshake_dropped);
+    auto resp = p->proto().consume_initiation(*opened);
+    if (!resp) return bump(c.rx_handshake_dropped);
+    p->set_endpoint(it.src);
+    send_to_peer(*p, resp->bytes());
+    return;
+  }
+  auto m = parse_response(msg);
+  auto e = m ? dev.indices_.lookup(m->receiver_index()) : std::nullopt;
+  device_peer* p = e && e->kind == index_kind::handshake ? s->find(e->peer->remote_static()) : nullptr;
+  if (!p || !e->peer->consume_response(*m)) return bump(c.rx_handshake_dropped);
+  p->set_endpoint(it.src);
+  // Protocol step: the initiator must send first on the new session so the
+  // responder can confirm it: staged data if any, else a keepalive.
+  flush_staged(*p, true);
+}
+
+// ---------------------------------------------------------------- shared helpers
+
+void device::impl::send_to_peer(device_peer& p, std::span<const uint8_t> msg) {
+  auto ep = p.endpoint();
+  if (!ep) return bump(c.tx_no_endpoint);
+  if (!dev.udp_.load()->send_to(msg, *ep)) return bump(c.tx_send_failed);
+  p.tx_bytes.fetch_add(msg.size(), std::memory_order_relaxed);
+}
+
+void device::impl::send_keepalive(device_peer& p) {
+  std::array<uint8_t, transport_header_size + aead_tag_size> buf{};
+  auto r = p.proto().encrypt(buf, 0);
+  if (r.initiation) send_to_peer(p, r.initiation->bytes());
+  if (r.wire_len) send_to_peer(p, {buf.data(), r.wire_len});
+}
+
+void device::impl::flush_staged(device_peer& p, bool keepalive_if_empty) {
+  auto staged = p.take_staged();
+  if (staged.empty()) {
+    if (keepalive_if_empty) send_keepalive(p);
+    return;
+  }
+  std::vector<uint8_t> buf(dev.mtu_ + tx_slot_extra);
+  for (const auto& pkt : staged) {
+    if (pkt.size() > dev.mtu_) continue;
+    std::memcpy(buf.data() + transport_header_size, pkt.data(), pkt.size());
+    const size_t pad = padding_for(pkt.size(), dev.mtu_);
+    std::memset(buf.data() + transport_header_size + pkt.size(), 0, pad);
+    auto r = p.proto().encrypt(buf, pkt.size() + pad);
+    if (r.initiation) send_to_peer(p, r.initiation->bytes());
+    if (r.wire_len)
+      send_to_peer(p, {buf.data(), r.wire_len});
+    else if (!p.stage(pkt))
+      bump(c.tx_staged_dropped);
+  }
+}
+
+// ---------------------------------------------------------------- timers
+
+void device::impl::run_timers() {
+  for (;;) {
+    {
+      std::unique_lock lk(timer_mu);
+      timer_cv.wait_for(lk, timer_tick, [&] { return stopping.load(); });
+    }
+    if (stopping.load()) return;
+    auto s = dev.snap_.load();
+    for (const auto& p : s->peers) {
+      auto t = p->proto().poll();
+      if (t.drop_staged) p->drop_staged();
+      if (t.initiation) send_to_peer(*p, t.initiation->bytes());
+      if (t.send_keepalive) send_keepalive(*p);
+    }
+  }
+}
+
+}  // namespace overlayd::wg

@@ -1,0 +1,76 @@
+// Internal to the device: its I/O threads and their shared state. Only
+// device.cpp and device_io.cpp include this.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include "net/wg/device.hpp"
+
+namespace overlayd::wg {
+
+// Handshake messages waiting for the handshake thread; beyond this many the
+// newest are dropped (a flood cannot grow memory).
+inline constexpr size_t max_queued_handshakes = 4096;
+// With this many queued we are "under load": only initiations/responses with
+// a valid cookie (MAC2) are processed, the rest get a cookie reply.
+inline constexpr size_t under_load_queue_len = max_queued_handshakes / 8;
+// Once under load, stay so this long after the queue drained.
+inline constexpr std::chrono::seconds under_load_linger{1};
+inline constexpr std::chrono::milliseconds timer_tick{100};
+
+struct handshake_item {
+  std::array<uint8_t, initiation_size> bytes;  // the largest handshake message
+  size_t len = 0;
+  net::endpoint src;
+};
+
+struct device::impl {
+  explicit impl(device& d) : dev(d) {}
+
+  device& dev;
+  unique_fd tx_wake;  // eventfd: stop the tun->udp thread
+  unique_fd rx_wake;  // eventfd: stop or rebind the udp->tun thread
+  std::atomic<bool> stopping{false};
+
+  std::mutex hq_mu;  // guards hq
+  std::condition_variable hq_cv;
+  std::deque<handshake_item> hq;
+  std::atomic<int64_t> under_load_until_ns{0};  // steady-clock ns
+
+  std::mutex timer_mu;  // guards nothing; pairs with timer_cv for the stop wait
+  std::condition_variable timer_cv;
+
+  struct atomic_counters {
+    std::atomic<uint64_t> rx_malformed{0}, rx_unauthenticated{0}, rx_source_rejected{0},
+        rx_handshake_dropped{0}, rx_cookie_replies_sent{0}, rx_foreign{0}, tx_no_route{0},
+        tx_oversize{0}, tx_no_endpoint{0}, tx_staged_dropped{0}, tx_send_failed{0},
+        tun_write_failed{0};
+  } c;
+
+  std::thread tx_thread, rx_thread, hs_thread, timer_thread;
+
+  void run_tx();
+  void run_rx();
+  void run_handshakes();
+  void run_timers();
+
+  // Helpers shared by the threads.
+  void handle_datagram(const snapshot& s, uint8_t* buf, size_t len, const net::endpoint& src);
+  void handle_transport(const snapshot& s, uint8_t* buf, size_t len, const net::endpoint& src);
+  void handle_handshake(const handshake_item& it);
+  bool under_load();
+  // Sends a handshake or keepalive-sized message to the peer's endpoint.
+  void send_to_peer(device_peer& p, std::span<const uint8_t> msg);
+  void send_keepalive(device_peer& p);
+  // Encrypts and sends whatever the peer staged while it had no session;
+  // with nothing staged, a keepalive if `keepalive_if_empty`.
+  void flush_staged(device_peer& p, bool keepalive_if_empty);
+  void bump(std::atomic<uint64_t>& ctr) { ctr.fetch_add(1, std::memory_order_relaxed); }
+};
+
+}  // namespace overlayd::wg
