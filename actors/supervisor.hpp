@@ -6,6 +6,8 @@
 // allocator is re-configured with the current node slice; the gateway is told
 // the new handles). Serves every engine operation no narrower actor owns.
 // On `stop` it reverts every host change in reverse order, then replies.
+// Host changes go through one host::mutator (journaled under the data dir); a
+// journal left by a crashed run is reverted when the supervisor starts.
 // Timers: none yet.
 #pragma once
 
@@ -16,6 +18,15 @@
 
 namespace overlayd::actors {
 
-supervisor_actor spawn_supervisor(caf::actor_system& sys, observability* obs);
+struct supervisor_config {
+  std::string data_dir;
+  std::string uapi_dir;
+  std::string firewall_table = "overlayd";  // one per daemon on a host
+};
+
+// Spawned detached: its handlers make blocking netlink/nftables calls, which
+// must not stall the scheduler threads the other actors run on.
+supervisor_actor spawn_supervisor(caf::actor_system& sys, observability* obs,
+                                  supervisor_config cfg);
 
 }  // namespace overlayd::actors

@@ -28,6 +28,9 @@ int main(int argc, char** argv) {
   app.add_option("--uapi-dir", cfg.uapi_dir, "where WireGuard UAPI sockets go")->capture_default_str();
   app.add_option("--log-level", log_level, "trace|debug|info|warn|error|off")->capture_default_str();
   app.add_option("--log-format", log_format, "text|json")->capture_default_str();
+  app.add_option("--firewall-table", cfg.firewall_table,
+                 "name of our nftables table (one per daemon on a host)")
+      ->capture_default_str();
   app.add_option("--trace-capacity", cfg.trace_capacity,
                  "actor-trace ring size in messages; 0 turns tracing off")
       ->capture_default_str();

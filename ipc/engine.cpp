@@ -49,7 +49,11 @@ result<std::unique_ptr<engine>> engine::start(engine_config cfg) {
   auto& im = *e->impl_;
   if (e->cfg_.worker_threads) im.cfg.set("scheduler.max-threads", e->cfg_.worker_threads);
   im.sys = std::make_unique<caf::actor_system>(im.cfg);
-  im.supervisor = actors::spawn_supervisor(*im.sys, e->obs_.get());
+  actors::supervisor_config sc;
+  sc.data_dir = e->cfg_.data_dir;
+  sc.uapi_dir = e->cfg_.uapi_dir;
+  sc.firewall_table = e->cfg_.firewall_table;
+  im.supervisor = actors::spawn_supervisor(*im.sys, e->obs_.get(), std::move(sc));
   im.gateway = actors::spawn_gateway(*im.sys, e->obs_.get(), im.supervisor);
   // Wait until the supervisor has spawned its children and told the gateway:
   // after this reply every later request finds its route.

@@ -33,6 +33,7 @@ namespace overlayd::ipc {
 struct engine_config {
   std::string data_dir = "./.overlayd";
   std::string uapi_dir = "/var/run/wireguard";
+  std::string firewall_table = "overlayd";  // our nftables table; one per daemon on a host
   size_t trace_capacity = 65536;
   bool trace_enabled = true;
   size_t worker_threads = 0;  // CAF scheduler threads; 0 = CAF's default
