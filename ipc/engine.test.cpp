@@ -91,9 +91,19 @@ TEST_CASE("the engine answers invalid, unimplemented and post-stop calls with er
   auto bad = e.call(req::setup_global_overlay{"p", "1", "10.0.0/33", std::nullopt, 51820});
   REQUIRE(std::holds_alternative<resp::err>(bad));
   CHECK(std::get<resp::err>(bad).message.find("10.0.0/33") != std::string::npos);
-  auto later = e.call(req::teardown_global_overlay{});
+  // Teardown with nothing set up is a no-op, as the seed.
+  CHECK(std::holds_alternative<resp::ok>(e.call(req::teardown_global_overlay{})));
+  auto later = e.call(req::setup_service_overlay{"web", overlay_mode::auto_});
   REQUIRE(std::holds_alternative<resp::err>(later));
-  CHECK(std::get<resp::err>(later).message == "teardown_global_overlay is not implemented yet");
+  CHECK(std::get<resp::err>(later).message == "setup_service_overlay is not implemented yet");
+  // Before global setup a global-scope peer is recorded, a service-scope one refused.
+  CHECK(std::holds_alternative<resp::ok>(e.call(req::add_peer{
+      {"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "10.0.0.1:51820", "10.200.0.2/32", 25, {}}})));
+  auto svc = e.call(req::add_peer{{"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "10.0.0.1:51820",
+                                   "10.200.0.2/32", 25, {}},
+                                  peer_scope{"web"}, true});
+  REQUIRE(std::holds_alternative<resp::err>(svc));
+  CHECK(std::get<resp::err>(svc).message == "no dedicated overlay for service web");
   auto mac = e.call(req::write_scoped_resolver{"overlay", *net::ip_address::parse("10.200.0.1"), std::nullopt});
   REQUIRE(std::holds_alternative<resp::err>(mac));
   CHECK(std::get<resp::err>(mac).message.find("macOS") != std::string::npos);
