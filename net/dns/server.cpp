@@ -115,7 +115,10 @@ class server::impl {
   void serve_tcp(unique_fd fd, tcp_client* self);
   std::vector<uint8_t> answer_tcp(std::span<const uint8_t> query);
 
-  mutable std::mutex mu_;  // guards cfg_, slots_, running_, thread handles
+  // Lock order: lifecycle_mu_, then mu_. stop() joins the loop holding only
+  // lifecycle_mu_, because the loop itself takes mu_ (free_retired).
+  std::mutex lifecycle_mu_;  // serializes start() and stop()
+  mutable std::mutex mu_;    // guards cfg_, slots_, retired_, running_, loop_thread_
   server_config cfg_;
   bool running_ = false;
   std::vector<std::unique_ptr<socket_slot>> slots_;
@@ -143,7 +146,8 @@ status server::impl::publish_runtime() {
     return error(errc::exhausted, "DNS: more than " + std::to_string(limits::max_upstreams) + " upstreams");
   auto rt = std::make_shared<runtime>();
   rt->rc.domain = std::move(*d);
-  rt->rc.ttl = cfg_.ttl;
+  // RFC 2181 §8: a TTL is 0..2^31-1 seconds.
+  rt->rc.ttl = std::clamp(cfg_.ttl, std::chrono::seconds(0), std::chrono::seconds(0x7FFFFFFF));
   rt->rc.recursion_available = !cfg_.upstreams.empty();
   rt->upstreams = cfg_.upstreams;
   rt->upstream_timeout = cfg_.upstream_timeout;
@@ -161,20 +165,35 @@ status server::impl::add_slot(std::unique_ptr<socket_slot> slot) {
   return {};
 }
 
+namespace {
+// A UDP socket and a TCP listener on the same port. With port 0 the kernel
+// picks a free UDP port whose TCP twin may be taken (by any connection's
+// local port), so that case retries with another pick.
+result<std::pair<unique_fd, unique_fd>> open_pair(const endpoint& ep) {
+  for (int attempt = 0;; ++attempt) {
+    auto udp = open_udp(ep);
+    if (!udp) return std::move(udp).err();
+    auto bound = local_endpoint(udp->get());
+    if (!bound) return std::move(bound).err();
+    auto tcp = open_tcp_listener(*bound);
+    if (tcp) return std::pair{std::move(*udp), std::move(*tcp)};
+    if (ep.port() != 0 || tcp.err().sys_errno != EADDRINUSE || attempt == 16) return std::move(tcp).err();
+  }
+}
+}  // namespace
+
 status server::impl::bind_listen(const endpoint& ep) {
-  auto udp = open_udp(ep);
-  if (!udp) return std::move(udp).err();
-  auto bound = local_endpoint(udp->get());
+  auto fds = open_pair(ep);
+  if (!fds) return std::move(fds).err();
+  auto& [udp, tcp] = *fds;
+  auto bound = local_endpoint(udp.get());
   if (!bound) return std::move(bound).err();
   bool wildcard = ep.ip().is_unspecified();
-  if (wildcard) OVERLAYD_TRY(enable_pktinfo(udp->get(), ep.ip().fam()));
-  // TCP on the same port as UDP (matters when the port was 0).
-  auto tcp = open_tcp_listener(*bound);
-  if (!tcp) return std::move(tcp).err();
+  if (wildcard) OVERLAYD_TRY(enable_pktinfo(udp.get(), ep.ip().fam()));
   OVERLAYD_TRY(add_slot(std::make_unique<socket_slot>(
-      socket_slot{socket_slot::kind::udp, std::move(*udp), *bound, ep, wildcard})));
+      socket_slot{socket_slot::kind::udp, std::move(udp), *bound, ep, wildcard})));
   auto s = add_slot(std::make_unique<socket_slot>(
-      socket_slot{socket_slot::kind::tcp, std::move(*tcp), *bound, ep, wildcard}));
+      socket_slot{socket_slot::kind::tcp, std::move(tcp), *bound, ep, wildcard}));
   if (!s) {  // all or nothing: take the UDP half back out
     ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, slots_.back()->fd.get(), nullptr);
     slots_.pop_back();
@@ -183,6 +202,7 @@ status server::impl::bind_listen(const endpoint& ep) {
 }
 
 status server::impl::start() {
+  std::lock_guard life(lifecycle_mu_);
   std::lock_guard lock(mu_);
   if (running_) return {};
   OVERLAYD_TRY(publish_runtime());
@@ -228,10 +248,16 @@ void server::impl::close_all() {
 }
 
 void server::impl::stop() {
+  std::lock_guard life(lifecycle_mu_);
+  std::thread loop;
+  {
+    std::lock_guard lock(mu_);
+    if (!running_) return;
+    signal_stop(stop_fd_);  // stays readable: wakes the loop and every TCP thread
+    loop = std::move(loop_thread_);
+  }
+  loop.join();
   std::lock_guard lock(mu_);
-  if (!running_) return;
-  signal_stop(stop_fd_);  // stays readable: wakes the loop and every TCP thread
-  loop_thread_.join();
   close_all();
   running_ = false;
 }
