@@ -22,7 +22,7 @@ void wake(const unique_fd& fd) {
 result<std::unique_ptr<device>> device::create(device_options opts) {
   if (opts.mtu < 576 || opts.mtu > 9000)
     return error(errc::invalid_argument, "device " + opts.name + ": MTU must be 576..9000");
-  auto tun = tun_device::create(opts.name);
+  auto tun = tun_device::create(opts.name, opts.offload);
   if (!tun) return tun.err();
   if (opts.configure_link)
     OVERLAYD_TRY(configure_tun_link(tun->name(), opts.mtu, opts.addresses));
@@ -245,6 +245,12 @@ device_counters device::counters() const {
   r.tx_staged_dropped = c.tx_staged_dropped.load();
   r.tx_send_failed = c.tx_send_failed.load();
   r.tun_write_failed = c.tun_write_failed.load();
+  r.tun_reads = c.tun_reads.load();
+  r.tun_writes = c.tun_writes.load();
+  r.tx_packets = c.tx_packets.load();
+  r.tx_sendmmsg = c.tx_sendmmsg.load();
+  r.rx_packets = c.rx_packets.load();
+  r.rx_recvmmsg = c.rx_recvmmsg.load();
   return r;
 }
 

@@ -55,6 +55,7 @@ struct device_options {
   std::optional<secret_key> private_key;
   std::string uapi_dir = "/var/run/wireguard";  // empty = no UAPI socket
   bool configure_link = true;           // MTU, addresses, up over netlink
+  bool offload = true;                  // TUN TSO/GSO offloads (offload.hpp)
   const clock* clk = nullptr;           // null = the system clocks
 };
 
@@ -72,6 +73,13 @@ struct device_counters {
   uint64_t tx_staged_dropped = 0;
   uint64_t tx_send_failed = 0;
   uint64_t tun_write_failed = 0;
+  // Work done (syscalls per packet is what limits a userspace data plane).
+  uint64_t tun_reads = 0;       // read() calls that returned a packet
+  uint64_t tun_writes = 0;      // write() calls (a coalesced GSO packet is one)
+  uint64_t tx_packets = 0;      // transport messages sent by the tun->udp thread
+  uint64_t tx_sendmmsg = 0;     // batches flushed by the tun->udp thread
+  uint64_t rx_packets = 0;      // transport messages received
+  uint64_t rx_recvmmsg = 0;     // non-empty recvmmsg batches
 };
 
 // A datagram on the device's UDP socket that is not WireGuard (a STUN

@@ -7,6 +7,7 @@
 #include "net/wg/device_io.hpp"
 #include "net/wg/messages.hpp"
 #include "net/wg/noise.hpp"
+#include "net/wg/offload.hpp"
 
 namespace overlayd::wg {
 
@@ -70,21 +71,20 @@ void drain(int eventfd) {
 // to the same peer share one keypair lookup and one timer update.
 class tx_batch {
  public:
-  tx_batch(device::impl& io, uint32_t mtu)
-      : io_(io), mtu_(mtu), slot_(mtu + tx_slot_extra), bufs_(slot_ * udp_batch_capacity) {}
+  tx_batch(device::impl& io, uint32_t mtu, bool vnet)
+      : io_(io),
+        mtu_(mtu),
+        slot_(mtu + tx_slot_extra),
+        bufs_(slot_ * tx_slots),
+        lens_(tx_slots),
+        super_(vnet ? vnet_hdr_size + max_offload_packet : 0) {}
 
-  // Reads up to a batch of packets; returns how many.
+  // Reads packets until the TUN is empty or a batch is full; returns how
+  // many IP packets (TSO super-packets count as their segments).
   size_t read(const tun_device& tun) {
     n_ = 0;
     while (n_ < udp_batch_capacity) {
-      uint8_t* pkt = slot(n_) + transport_header_size;
-      auto r = tun.read({pkt, size_t{mtu_} + 1});
-      if (!r || *r == 0) break;
-      if (*r > mtu_) {  // cannot happen with a sane kernel; never trust it
-        io_.bump(io_.c.tx_oversize);
-        continue;
-      }
-      lens_[n_++] = *r;
+      if (!super_.empty() ? !read_offloaded(tun) : !read_plain(tun)) break;
     }
     return n_;
   }
@@ -92,14 +92,58 @@ class tx_batch {
   void encrypt_and_send(const snapshot& s, const udp_socket& udp, time_point now) {
     for (size_t i = 0; i < n_; ++i) encrypt_one(s, udp, i, now);
     finish_group();
-    if (!out_.empty()) {
-      size_t failed = out_.flush(udp.fd());
-      if (failed) io_.c.tx_send_failed.fetch_add(failed, std::memory_order_relaxed);
-    }
+    if (!out_.empty()) flush_out(udp);
   }
 
  private:
+  // A 64 KiB super-packet of small segments (MSS 536) is 122 packets; with
+  // reads stopping at udp_batch_capacity this many slots always suffice.
+  static constexpr size_t tx_slots = udp_batch_capacity + 128;
+
   uint8_t* slot(size_t i) { return bufs_.data() + i * slot_; }
+
+  bool read_plain(const tun_device& tun) {
+    uint8_t* pkt = slot(n_) + transport_header_size;
+    auto r = tun.read({pkt, size_t{mtu_} + 1});
+    if (!r || *r == 0) return false;
+    io_.bump(io_.c.tun_reads);
+    if (*r > mtu_)  // cannot happen with a sane kernel; never trust it
+      io_.bump(io_.c.tx_oversize);
+    else
+      lens_[n_++] = *r;
+    return true;
+  }
+
+  bool read_offloaded(const tun_device& tun) {
+    auto r = tun.read(super_);
+    if (!r || *r == 0) return false;
+    io_.bump(io_.c.tun_reads);
+    if (*r < vnet_hdr_size) {
+      io_.bump(io_.c.tx_oversize);
+      return true;
+    }
+    const vnet_hdr h = vnet_hdr::read(super_.data());
+    const std::span<uint8_t> pkt(super_.data() + vnet_hdr_size, *r - vnet_hdr_size);
+    int got = split_offload_packet(h, pkt, mtu_, [this](size_t len) -> uint8_t* {
+      if (n_ >= tx_slots) return nullptr;
+      lens_[n_] = len;
+      return slot(n_++) + transport_header_size;
+    });
+    if (got < 0) io_.bump(io_.c.tx_oversize);
+    return true;
+  }
+
+  void add_out(const udp_socket& udp, uint8_t* buf, size_t wire) {
+    if (out_.full()) flush_out(udp);
+    out_.add(buf, wire, dst_, dst_len_);
+  }
+
+  void flush_out(const udp_socket& udp) {
+    io_.c.tx_packets.fetch_add(out_.size(), std::memory_order_relaxed);
+    io_.bump(io_.c.tx_sendmmsg);
+    size_t failed = out_.flush(udp.fd());
+    if (failed) io_.c.tx_send_failed.fetch_add(failed, std::memory_order_relaxed);
+  }
 
   void start_group(device_peer* p, const udp_socket& udp) {
     finish_group();
@@ -162,7 +206,7 @@ class tx_batch {
         return;
       }
     }
-    out_.add(buf, wire, dst_, dst_len_);
+    add_out(udp, buf, wire);
     bytes_in_group_ += wire;
   }
 
@@ -170,7 +214,8 @@ class tx_batch {
   const uint32_t mtu_;
   const size_t slot_;
   std::vector<uint8_t> bufs_;
-  std::array<size_t, udp_batch_capacity> lens_{};
+  std::vector<size_t> lens_;
+  std::vector<uint8_t> super_;  // one TSO read ([vnet_hdr][packet]); empty without offloads
   size_t n_ = 0;
   send_batch out_;
   // The current group (consecutive packets to one peer).
@@ -184,7 +229,7 @@ class tx_batch {
 };
 
 void device::impl::run_tx() {
-  tx_batch batch(*this, dev.mtu_);
+  tx_batch batch(*this, dev.mtu_, dev.tun_.vnet());
   while (!stopping.load(std::memory_order_relaxed)) {
     pollfd p[2] = {{dev.tun_.fd(), POLLIN, 0}, {tx_wake.get(), POLLIN, 0}};
     if (::poll(p, 2, -1) < 0) continue;  // EINTR
@@ -198,6 +243,9 @@ void device::impl::run_tx() {
 
 void device::impl::run_rx() {
   recv_batch rb(std::max<size_t>(2048, dev.mtu_ + 128));
+  std::vector<uint8_t> co_buf(dev.tun_.vnet() ? vnet_hdr_size + max_offload_packet : 0);
+  tcp_coalescer co(co_buf);
+  if (dev.tun_.vnet()) rx_coalescer = &co;
   while (!stopping.load(std::memory_order_relaxed)) {
     auto udp = dev.udp_.load();  // reloaded after a rebind wakes us
     pollfd p[2] = {{udp->fd(), POLLIN, 0}, {rx_wake.get(), POLLIN, 0}};
@@ -208,6 +256,8 @@ void device::impl::run_rx() {
     }
     auto n = rb.receive(udp->fd());
     if (!n || *n == 0) continue;
+    bump(c.rx_recvmmsg);
+    c.rx_packets.fetch_add(*n, std::memory_order_relaxed);
     auto snap = dev.snap_.load();
     for (size_t i = 0; i < *n; ++i) {
       if (rb.truncated(i)) {
@@ -217,7 +267,21 @@ void device::impl::run_rx() {
       auto src = net::endpoint::from_sockaddr(reinterpret_cast<const sockaddr*>(&rb.source(i)));
       handle_datagram(*snap, rb.buffer(i), rb.data(i).size(), src);
     }
+    if (rx_coalescer && !rx_coalescer->empty()) write_tun(rx_coalescer->flush());
   }
+  rx_coalescer = nullptr;
+}
+
+void device::impl::write_tun(std::span<const uint8_t> bytes) {
+  bump(c.tun_writes);
+  if (!dev.tun_.write(bytes)) bump(c.tun_write_failed);
+}
+
+void device::impl::deliver(std::span<const uint8_t> pkt) {
+  if (!rx_coalescer) return write_tun(pkt);
+  if (rx_coalescer->add(pkt)) return;
+  write_tun(rx_coalescer->flush());
+  if (!rx_coalescer->add(pkt)) bump(c.tun_write_failed);  // larger than any TUN write
 }
 
 void device::impl::handle_datagram(const snapshot& s, uint8_t* buf, size_t len,
@@ -266,8 +330,8 @@ void device::impl::handle_transport(const snapshot& s, uint8_t* buf, size_t len,
     device_peer* const* owner = inner ? s.routes.lookup(inner->src) : nullptr;
     if (!owner || *owner != p) {
       bump(c.rx_source_rejected);  // cryptokey routing: the source must be this peer's
-    } else if (!dev.tun_.write({pkt, inner->len})) {
-      bump(c.tun_write_failed);
+    } else {
+      deliver({pkt, inner->len});
     }
   }
   if (r->session_confirmed) flush_staged(*p, false);
