@@ -6,6 +6,10 @@
 // Create with peer_protocol::create(remote_public, index_table, clock); it
 // registers/unregisters its own receiver indices in the (device-wide)
 // index_table, which holds weak references.
+// LIFETIME: the index_table and the clock must outlive every peer_protocol
+// (the destructor frees the peer's indices). In a class that holds peers in
+// a snapshot, declare the index_table and clock BEFORE the snapshot member,
+// or drop the snapshot explicitly in the destructor.
 //
 // Device flows:
 //  TUN packet → allowed_ips lookup → peer
@@ -20,7 +24,9 @@
 //    response: cookie check; index_table.lookup(msg.receiver) (kind handshake)
 //      → peer->consume_response(msg) ok → update endpoint; flush staged
 //      packets, or send a keepalive (encrypt(buf, 0)) if none, to confirm
-//    cookie reply: index_table.lookup(receiver) → peer->consume_cookie_reply
+//    cookie reply: index_table.lookup(receiver) (any kind: a reply to our
+//      response names an index that already belongs to a keypair)
+//      → peer->consume_cookie_reply
 //    transport: index_table.lookup(receiver) (kind keypair) → peer->decrypt(dgram)
 //      ok → plaintext at dgram+16, length plaintext_len (0 = keepalive);
 //      source check via allowed_ips (inner source must map to this peer);
