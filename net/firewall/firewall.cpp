@@ -34,10 +34,13 @@ status firewall::ensure_table() {
 }
 
 status firewall::remove_table() {
-  auto exists = table_exists();
-  if (!exists) return std::move(exists).err();
-  if (!*exists) return {};
-  return run(render_delete_table(cfg_.table));
+  // Each family's table on its own: after a crash mid-setup either may be
+  // missing.
+  for (const char* fam : {"inet", "bridge"}) {
+    const std::string t = std::string(fam) + " " + cfg_.table;
+    if (nft_.run("list table " + t)) OVERLAYD_TRY(run("delete table " + t + "\n"));
+  }
+  return {};
 }
 
 status firewall::ensure_subnet_rules(const std::vector<net::cidr>& cluster) {
@@ -101,29 +104,32 @@ status firewall::remove_member_isolation(std::string_view network, const net::ip
 status firewall::remove_overlay_isolation() {
   auto exists = table_exists();
   if (!exists || !*exists) return {};
-  auto listing = nft_.run("list table inet " + cfg_.table, true);
-  if (!listing) return std::move(listing).err();
-  // Flush the maps first: their verdicts reference the chains we delete.
-  std::string cmds;
-  for (const char* m : {"iso_src4", "iso_dst4", "iso_src6", "iso_dst6"})
-    cmds += "flush map inet " + cfg_.table + " " + m + "\n";
-  std::string chains, sets;
-  auto doc = nlohmann::json::parse(*listing, nullptr, false);
-  if (doc.is_discarded() || !doc.contains("nftables"))
-    return error(errc::protocol, "nft list table: unexpected JSON");
-  for (const auto& obj : doc["nftables"]) {
-    if (obj.contains("chain")) {
-      auto name = obj["chain"].value("name", "");
-      if (name.rfind("s4_", 0) == 0 || name.rfind("d4_", 0) == 0 || name.rfind("s6_", 0) == 0 ||
-          name.rfind("d6_", 0) == 0)
-        chains += "delete chain inet " + cfg_.table + " " + name + "\n";
-    } else if (obj.contains("set")) {
-      auto name = obj["set"].value("name", "");
-      if (name.rfind("m4_", 0) == 0 || name.rfind("m6_", 0) == 0)
-        sets += "delete set inet " + cfg_.table + " " + name + "\n";
+  std::string flushes, chains, sets;
+  for (const char* fam : {"inet", "bridge"}) {
+    const std::string t = std::string(fam) + " " + cfg_.table;
+    auto listing = nft_.run("list table " + t, true);
+    if (!listing) continue;  // the bridge twin may be missing after a partial setup
+    // Flush the maps first: their verdicts reference the chains we delete.
+    for (const char* m : {"iso_src4", "iso_dst4", "iso_src6", "iso_dst6"})
+      flushes += "flush map " + t + " " + m + "\n";
+    auto doc = nlohmann::json::parse(*listing, nullptr, false);
+    if (doc.is_discarded() || !doc.contains("nftables") || !doc["nftables"].is_array())
+      return error(errc::protocol, "nft list table " + t + ": unexpected JSON");
+    for (const auto& obj : doc["nftables"]) {
+      if (!obj.is_object()) continue;
+      if (obj.contains("chain") && obj["chain"].is_object()) {
+        auto name = obj["chain"].value("name", "");
+        if (name.size() > 3 && (name[0] == 's' || name[0] == 'd') &&
+            (name[1] == '4' || name[1] == '6') && name[2] == '_')
+          chains += "delete chain " + t + " " + name + "\n";
+      } else if (obj.contains("set") && obj["set"].is_object()) {
+        auto name = obj["set"].value("name", "");
+        if (name.size() > 3 && name[0] == 'm' && (name[1] == '4' || name[1] == '6') && name[2] == '_')
+          sets += "delete set " + t + " " + name + "\n";
+      }
     }
   }
-  return run(cmds + chains + sets);
+  return run(flushes + chains + sets);
 }
 
 }  // namespace overlayd::firewall

@@ -10,6 +10,9 @@
 #               node IP 10.200.0.1 on zl-node-g (a bridge standing in for wg)   198.51.100.1
 #  cluster 10.200.0.0/16; W has no route back to it (only masquerade works)
 #
+#  S1 (red) .5.2 and S2 (blue) .5.3 share one bridge zl-s-sh (.5.1): their
+#  frames are bridged, never routed, so the bridge-family twin must fence them.
+#
 # Checks: red<->red passes, red<->blue, red<->X fail both ways; members reach
 # the node IP and W; per-interface IPv6 forwarding only; after `revert` H's
 # links, addresses, routes, ruleset, iptables and sysctls equal the baseline.
@@ -22,12 +25,13 @@ HC="$BUILD_DIR/net/host/overlay-hostctl"
 S=hi$$
 H=${S}h W=${S}w
 MEMBERS="a1 a2 b1 x"
+SHARED="s1 s2"
 DATA=$(mktemp -d /tmp/ovl-host-iso.XXXXXX)
 TABLE=ovliso$$
 fail=0
 
 cleanup() {
-  for ns in $H $W $(for m in $MEMBERS; do echo ${S}$m; done); do
+  for ns in $H $W $(for m in $MEMBERS $SHARED; do echo ${S}$m; done); do
     ip netns del "$ns" 2>/dev/null
   done
   rm -rf "$DATA"
@@ -55,7 +59,7 @@ snapshot() {
 
 # --- baseline "host": H with a WAN link to W -----------------------------------
 ip netns add $H && ip netns add $W || exit 1
-for m in $MEMBERS; do ip netns add ${S}$m || exit 1; done
+for m in $MEMBERS $SHARED; do ip netns add ${S}$m || exit 1; done
 ip -n $H link set lo up
 # No DAD: a "tentative" flag still set in the baseline would differ later.
 ip netns exec $H sysctl -qw net.ipv6.conf.default.accept_dad=0
@@ -88,13 +92,32 @@ net=1
     echo "in-netns ${S}$m route-default 10.200.$net.1"
     net=$((net + 1))
   done
+  echo "m-bridge zl-s-sh"
+  echo "m-addr zl-s-sh 10.200.5.1/24"
+  echo "link-up zl-s-sh"
+  host=2
+  for m in $SHARED; do
+    echo "m-veth veth-1-$m vc-1-$m"
+    echo "master veth-1-$m zl-s-sh"
+    echo "link-up veth-1-$m"
+    echo "m-move vc-1-$m ${S}$m eth0"
+    echo "in-netns ${S}$m link-up lo"
+    echo "in-netns ${S}$m addr-add eth0 10.200.5.$host/24"
+    echo "in-netns ${S}$m link-up eth0"
+    echo "in-netns ${S}$m route-default 10.200.5.1"
+    host=$((host + 1))
+  done
+  echo "m-member red 10.200.5.2 10.200.0.1 10.200.0.0/16"
+  echo "m-member blue 10.200.5.3 10.200.0.1 10.200.0.0/16"
   echo "m-member red 10.200.1.2 10.200.0.1 10.200.0.0/16"
   echo "m-member red 10.200.2.2 10.200.0.1 10.200.0.0/16"
   echo "m-member blue 10.200.3.2 10.200.0.1 10.200.0.0/16"
 } | hc batch || { echo "FAIL setup"; exit 1; }
 
 # Bridge ports need a moment to reach forwarding (STP is off: no delay).
-for i in $(seq 1 20); do ping1 a1 10.200.1.1 >/dev/null 2>&1 && break; sleep 0.2; done
+for m in a1 s1 s2; do
+  for i in $(seq 1 20); do ping1 $m 10.200.0.1 >/dev/null 2>&1 && break; sleep 0.2; done
+done
 
 check "red member reaches red member across bridges"     ping1 a1 10.200.2.2
 check "red member reaches red member (reverse)"          ping1 a2 10.200.1.2
@@ -103,6 +126,10 @@ check_not "blue member cannot reach red member"          ping1 b1 10.200.1.2
 check_not "red member cannot reach the non-member"       ping1 a1 10.200.4.2
 check_not "non-member cannot reach a red member"         ping1 x 10.200.2.2
 check "members reach the node IP"                        ping1 b1 10.200.0.1
+check_not "red and blue on one shared bridge are fenced (L2)" ping1 s1 10.200.5.3
+check_not "blue and red on one shared bridge are fenced (L2)" ping1 s2 10.200.5.2
+check "shared-bridge red member reaches routed red member" ping1 s1 10.200.1.2
+check "shared-bridge blue member reaches routed blue member" ping1 s2 10.200.3.2
 check "isolated member reaches W through masquerade"     ping1 a1 198.51.100.2
 check "non-member reaches W through masquerade"          ping1 x 198.51.100.2
 check "ip_forward was enabled" \
