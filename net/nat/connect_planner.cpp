@@ -132,12 +132,20 @@ void connect_planner::tick_peer(const std::string& id, peer_state& p, steady::ti
         for (const auto& pr : p.pairs) out.push_back({connect_action::kind::punch, id, pr.remote.address});
         p.next_punch = now + params_.punch_interval;
       }
+      if (p.pair_started && now >= p.next_initiate) {
+        out.push_back({connect_action::kind::initiate_handshake, id, p.pairs[p.pair_index].remote.address});
+        p.next_initiate = now + params_.reinitiate;
+      }
       return;
     case phase::relaying:
       if (since_attempt) {
         finish(p, connection_type::relayed, p.relay_endpoint, "direct pairs failed; handshake through relay " +
                                                                   p.relay_endpoint->to_string(), now);
         return;
+      }
+      if (now >= p.next_initiate && now < p.pair_deadline) {
+        out.push_back({connect_action::kind::initiate_handshake, id, *p.relay_endpoint});
+        p.next_initiate = now + params_.reinitiate;
       }
       if (now >= p.pair_deadline) {
         finish(p, connection_type::unreachable, std::nullopt,
@@ -179,6 +187,7 @@ void connect_planner::start_pair(const std::string& id, peer_state& p, steady::t
   out.push_back({connect_action::kind::set_endpoint, id, pr.remote.address});
   for (const auto& q : p.pairs) out.push_back({connect_action::kind::punch, id, q.remote.address});
   out.push_back({connect_action::kind::initiate_handshake, id, pr.remote.address});
+  p.next_initiate = now + params_.reinitiate;
 }
 
 void connect_planner::after_pairs(const std::string& id, peer_state& p, steady::time_point now,
@@ -202,6 +211,7 @@ void connect_planner::after_pairs(const std::string& id, peer_state& p, steady::
     out.push_back({connect_action::kind::bind_relay, id, c.address});
     out.push_back({connect_action::kind::set_endpoint, id, c.address});
     out.push_back({connect_action::kind::initiate_handshake, id, c.address});
+    p.next_initiate = now + params_.reinitiate;
     return;
   }
   finish(p, connection_type::unreachable, std::nullopt, why + "; no usable relay candidate", now);

@@ -92,6 +92,7 @@ struct connect_params {
   std::chrono::seconds hole_punch_timeout = default_hole_punch_timeout;
   std::chrono::milliseconds punch_interval = nat::punch_interval;
   std::chrono::milliseconds punch_lead = nat::punch_lead;  // low-TTL punches before the first initiation
+  std::chrono::milliseconds reinitiate = reinitiate_interval;
   std::chrono::seconds direct_retry = direct_retry_interval;
   std::chrono::seconds fresh_for = handshake_fresh_for;
   std::chrono::seconds lost_after = handshake_lost_after;
@@ -123,7 +124,7 @@ class connect_planner {
     size_t pair_index = 0;
     bool pair_started = false;  // false during the punch lead
     bool retrying_direct = false;  // punching while a relay path exists
-    steady::time_point attempt_start{}, pair_deadline{}, next_punch{}, next_attempt{};
+    steady::time_point attempt_start{}, pair_deadline{}, next_punch{}, next_attempt{}, next_initiate{};
     std::optional<endpoint> relay_endpoint;
     std::deque<connect_attempt> log;
   };

@@ -37,7 +37,7 @@ struct world {
   }
 };
 
-connect_planner planner() { return connect_planner({10, 15s, 500ms, 1500ms, 120s, 75s, 180s}); }
+connect_planner planner() { return connect_planner({10, 15s, 500ms, 1500ms, 2000ms, 120s, 75s, 180s}); }
 
 }  // namespace
 

@@ -47,6 +47,9 @@ inline constexpr std::chrono::milliseconds punch_interval{500};
 // attempt punches for punch_lead before the first handshake initiation.
 inline constexpr int punch_ttl = 2;
 inline constexpr std::chrono::milliseconds punch_lead{1500};
+// While a pair or the relay is being tried, the initiation is repeated this
+// often (the first ones may die before the peer's side is ready).
+inline constexpr std::chrono::milliseconds reinitiate_interval{2000};
 inline constexpr size_t connect_log_depth = 8;
 
 // --- Our relay (docs/relay-protocol.md) ---

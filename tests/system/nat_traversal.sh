@@ -13,10 +13,12 @@
 # Checks (all traffic stays inside these namespaces):
 #  1. port-preserving NAT (masquerade): STUN from 10.61.1.2:51820 to both
 #     servers yields 198.18.1.2:51820 and "endpoint-independent";
+#     then A and B (one UDP socket each: STUN, relay and "handshakes" on it)
+#     exchange candidates and the connect planner ends "hole-punched";
 #  2. randomising NAT (masquerade random,fully-random): the mapping is
 #     "endpoint-dependent";
 #  3. two relay clients behind randomising NATs pair on overlay-relayd and
-#     exchange 5 pings/echoes;
+#     exchange 5 pings/echoes; the connect planner on A and B ends "relayed";
 #  4. a wrong relay credential is refused; max_sessions (2) holds;
 #  5. TURN: allocate on coturn from behind the randomising NAT, bind a
 #     channel to an echo peer and exchange ChannelData.
@@ -73,7 +75,7 @@ ip -n "$SA" route add default via 10.61.1.1
 ip -n "$SB" route add default via 10.61.2.1
 ip -n "$RA" route add default via 198.18.1.1
 ip -n "$RB" route add default via 198.18.2.1
-for r in "$RA" "$RB"; do in_ns "$r" sysctl -qw net.ipv4.ip_forward=1; done
+for r in "$RA" "$RB" "$PB"; do in_ns "$r" sysctl -qw net.ipv4.ip_forward=1; done
 
 set_nat() {  # router flags ("" = port-preserving, "random,fully-random")
   local r=$1 flags=$2
@@ -115,6 +117,26 @@ grep -qx 'reflexive 198.18.0.2:3478 198.18.1.2:51820' <<<"$out" || fail "reflexi
 grep -qx 'mapping endpoint-independent' <<<"$out" || fail "mapping: $out"
 echo "ok 1: port-preserving NAT maps 10.61.1.2:51820 -> 198.18.1.2:51820 (endpoint-independent)"
 
+connect_pair() {  # port tag: runs natprobe connect on A and B, outputs in $TMP/conn_{a,b}_$tag.log
+  local port=$1 tag=$2
+  rm -f "$TMP/ca_$tag" "$TMP/cb_$tag"
+  ip netns exec "$SB" timeout 45 "$PROBE" connect --bind 10.61.2.2:$port --stun 198.18.0.1:3478 \
+    --relay 198.18.0.1:3490 --credential-file "$TMP/cred" --out "$TMP/cb_$tag" --peer-file "$TMP/ca_$tag" \
+    --hole-punch-timeout 6 --timeout 30 >"$TMP/conn_b_$tag.log" 2>&1 &
+  local pb=$!; PIDS+=($pb)
+  in_ns "$SA" timeout 45 "$PROBE" connect --bind 10.61.1.2:$port --stun 198.18.0.1:3478 \
+    --relay 198.18.0.1:3490 --credential-file "$TMP/cred" --out "$TMP/ca_$tag" --peer-file "$TMP/cb_$tag" \
+    --hole-punch-timeout 6 --timeout 30 >"$TMP/conn_a_$tag.log" 2>&1
+  local ra=$?
+  wait "$pb"; local rb=$?
+  [[ $ra == 0 && $rb == 0 ]] || fail "connect ($tag): exit A=$ra B=$rb"
+}
+connect_pair 51830 punch
+grep -qx 'connection hole-punched 198.18.2.2:51830' "$TMP/conn_a_punch.log" || fail "A not hole-punched"
+grep -qx 'connection hole-punched 198.18.1.2:51830' "$TMP/conn_b_punch.log" || fail "B not hole-punched"
+grep -qx 'candidate server-reflexive 198.18.1.2:51830' "$TMP/conn_a_punch.log" || fail "A's reflexive candidate"
+echo "ok 1b: connect planner: A and B hole-punched ($(grep '^attempt' "$TMP/conn_a_punch.log" | tail -n 1))"
+
 # --- 2. STUN through a randomising NAT -----------------------------------------
 set_nat "$RA" "random,fully-random"
 set_nat "$RB" "random,fully-random"
@@ -134,6 +156,10 @@ wait "$PID_B" || fail "relay echo on B"
 grep -qx 'echoed 5/5' "$TMP/echo_a.log" || fail "relay echo count"
 grep -q '^reflexive 198.18.1.2:' "$TMP/echo_a.log" || fail "relay saw A from the wrong address"
 echo "ok 3: $(grep -h '^relayed' "$TMP/echo_a.log" "$TMP/echo_b.log" | tr '\n' ' ')exchanged 5 echoes"
+connect_pair 51840 relay
+grep -q '^connection relayed 198.18.0.1:' "$TMP/conn_a_relay.log" || fail "A not relayed"
+grep -q '^connection relayed 198.18.0.1:' "$TMP/conn_b_relay.log" || fail "B not relayed"
+echo "ok 3b: connect planner behind randomising NATs: $(grep '^attempt' "$TMP/conn_a_relay.log" | tail -n 1)"
 
 # --- 4. wrong credential refused; max_sessions holds ----------------------------
 out=$(in_ns "$SA" timeout 20 "$PROBE" relay-alloc --relay 198.18.0.1:3490 --credential-file "$TMP/badcred" \
