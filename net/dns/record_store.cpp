@@ -49,17 +49,19 @@ void record_table::rebuild_reverse() {
 record_store::record_store(size_t max_names)
     : max_names_(max_names), current_(std::make_shared<const record_table>()) {}
 
+// Under write_mu_.
 void record_store::publish(std::shared_ptr<record_table> next) {
-  next->serial_ = current_.load()->serial() + 1;
+  next->serial_ = snapshot()->serial() + 1;
   next->rebuild_reverse();
-  current_.store(std::move(next));
+  std::lock_guard lock(snapshot_mu_);
+  current_ = std::move(next);
 }
 
 status record_store::update(std::string_view name, const ip_address& ip, bool replace) {
   auto key = record_key(name);
   if (!key) return std::move(key).err();
   std::lock_guard lock(write_mu_);
-  auto next = std::make_shared<record_table>(*current_.load());
+  auto next = std::make_shared<record_table>(*snapshot());
   auto it = next->by_name_.find(key->first);
   if (it == next->by_name_.end()) {
     if (next->by_name_.size() >= max_names_)
@@ -89,7 +91,7 @@ bool record_store::remove(std::string_view name) {
   auto key = record_key(name);
   if (!key) return false;
   std::lock_guard lock(write_mu_);
-  auto cur = current_.load();
+  auto cur = snapshot();
   if (!cur->find(key->first)) return false;
   auto next = std::make_shared<record_table>(*cur);
   next->by_name_.erase(key->first);

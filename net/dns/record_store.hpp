@@ -2,9 +2,11 @@
 //
 // Writers (the dns actor registering and unregistering names) take a mutex,
 // copy the table, change the copy and publish it; readers (the server's I/O
-// threads, once per query) load the published immutable snapshot without
-// locking. Registrations are rare and queries frequent, so copy-on-write is
-// the right trade, and a change is visible to the very next query.
+// threads, once per batch of queries) copy the pointer to the published
+// immutable snapshot under a lock held for that copy only. Registrations are
+// rare and queries frequent, so copy-on-write is the right trade, and a
+// change is visible to the very next query. (Not std::atomic<shared_ptr>:
+// GCC 12's unlocks a load with relaxed order, which ThreadSanitizer flags.)
 //
 // Names are stored as registered, case-folded, without a final dot. Whether
 // a name was given fully qualified ("web.overlay." — trailing dot) or
@@ -12,7 +14,6 @@
 // domain is the resolver's business (resolver.hpp).
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -68,15 +69,19 @@ class record_store {
   status replace_all(const std::vector<std::pair<std::string, ip_address>>& records);
   void clear();
 
-  std::shared_ptr<const record_table> snapshot() const { return current_.load(); }
+  std::shared_ptr<const record_table> snapshot() const {
+    std::lock_guard lock(snapshot_mu_);
+    return current_;
+  }
 
  private:
   status update(std::string_view name, const ip_address& ip, bool replace);
   void publish(std::shared_ptr<record_table> next);
 
   const size_t max_names_;
-  std::mutex write_mu_;  // guards writers: read-copy-publish of current_
-  std::atomic<std::shared_ptr<const record_table>> current_;
+  std::mutex write_mu_;             // serializes writers: read-copy-publish
+  mutable std::mutex snapshot_mu_;  // guards current_ (the pointer, not the table)
+  std::shared_ptr<const record_table> current_;
 };
 
 // Checks a name for registration and returns its key and whether it was

@@ -97,6 +97,10 @@ class server::impl {
 
  private:
   status publish_runtime();  // under mu_
+  std::shared_ptr<const runtime> runtime_now() const {
+    std::lock_guard lock(rt_mu_);
+    return rt_;
+  }
   status bind_listen(const endpoint& ep);  // under mu_
   status add_slot(std::unique_ptr<socket_slot> slot);  // under mu_
   void free_retired();  // loop thread, between event batches
@@ -128,7 +132,8 @@ class server::impl {
   int wake_fd_ = -1;  // slots_[1]: "retired_ has work"
   int up4_fd_ = -1, up6_fd_ = -1;
   std::thread loop_thread_;
-  std::atomic<std::shared_ptr<const runtime>> rt_;
+  mutable std::mutex rt_mu_;  // guards rt_ (the pointer; the runtime is immutable)
+  std::shared_ptr<const runtime> rt_;
   atomic_stats stats_;
 
   // Touched only by the loop thread (and by stop() after joining it).
@@ -151,7 +156,8 @@ status server::impl::publish_runtime() {
   rt->rc.recursion_available = !cfg_.upstreams.empty();
   rt->upstreams = cfg_.upstreams;
   rt->upstream_timeout = cfg_.upstream_timeout;
-  rt_.store(std::move(rt));
+  std::lock_guard lock(rt_mu_);
+  rt_ = std::move(rt);
   return {};
 }
 
@@ -409,7 +415,7 @@ void server::impl::on_udp(const socket_slot& s) {
     int n = ::recvmmsg(s.fd.get(), b.in, udp_batch::size, MSG_DONTWAIT, nullptr);
     if (n <= 0) return;
     stats_.udp_queries += static_cast<uint64_t>(n);
-    auto rt = rt_.load();
+    auto rt = runtime_now();
     auto records = store_->snapshot();
     unsigned out = 0;
     for (int i = 0; i < n; ++i) {
@@ -451,7 +457,7 @@ int server::impl::upstream_fd(const endpoint& up) const { return up.ip().is_v4()
 // Sends the query to upstream p.upstream (then the next ones if sending
 // fails); SERVFAIL when none is left or the pending table is full.
 void server::impl::forward_udp(pending_forward p) {
-  auto rt = rt_.load();
+  auto rt = runtime_now();
   while (p.upstream < rt->upstreams.size()) {
     p.upstream_addr = rt->upstreams[p.upstream];
     p.deadline = clock::now() + rt->upstream_timeout;
@@ -482,7 +488,7 @@ void server::impl::forward_udp(pending_forward p) {
 void server::impl::reply_servfail(const pending_forward& p) {
   ++stats_.upstream_failures;
   if (p.listen_fd < 0) return;
-  send_datagram(p.listen_fd, error_reply(p.query, rcode::servfail, rt_.load()->rc), p.client, p.local);
+  send_datagram(p.listen_fd, error_reply(p.query, rcode::servfail, runtime_now()->rc), p.client, p.local);
 }
 
 void server::impl::on_upstream(const socket_slot& s) {
@@ -537,7 +543,7 @@ void server::impl::on_accept(const socket_slot& s) {
 
 std::vector<uint8_t> server::impl::answer_tcp(std::span<const uint8_t> query) {
   ++stats_.tcp_queries;
-  auto rt = rt_.load();
+  auto rt = runtime_now();
   auto d = resolve(query, *store_->snapshot(), rt->rc, transport::tcp);
   if (d.act == decision::action::reply) {
     ++stats_.answered;
