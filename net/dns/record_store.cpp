@@ -40,10 +40,18 @@ std::vector<record_entry> record_table::entries() const {
   return out;
 }
 
-void record_table::rebuild_reverse() {
+bool record_table::has_descendants(std::string_view key) const {
+  return ancestors_.count(std::string(key)) != 0;
+}
+
+void record_table::rebuild_indexes() {
   by_address_.clear();
-  for (const auto& e : entries())  // sorted: PTR answers come in a stable order
+  ancestors_.clear();
+  for (const auto& e : entries()) {  // sorted: PTR answers come in a stable order
     for (const auto& ip : e.addresses) by_address_[ip].push_back(e.key);
+    for (size_t dot = e.key.find('.'); dot != std::string::npos; dot = e.key.find('.', dot + 1))
+      ancestors_.insert(e.key.substr(dot + 1));
+  }
 }
 
 record_store::record_store(size_t max_names)
@@ -52,7 +60,7 @@ record_store::record_store(size_t max_names)
 // Under write_mu_.
 void record_store::publish(std::shared_ptr<record_table> next) {
   next->serial_ = snapshot()->serial() + 1;
-  next->rebuild_reverse();
+  next->rebuild_indexes();
   std::lock_guard lock(snapshot_mu_);
   current_ = std::move(next);
 }

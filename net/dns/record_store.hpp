@@ -21,6 +21,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -42,16 +43,20 @@ class record_table {
   const record_entry* find(std::string_view key) const;
   // Keys of every name holding `ip` (for PTR), in registration order.
   std::span<const std::string> names_for(const ip_address& ip) const;
+  // True if some registered name lies below `key` ("b" for "a.b"): an empty
+  // non-terminal, which exists (NODATA) rather than not (NXDOMAIN), RFC 8020.
+  bool has_descendants(std::string_view key) const;
   size_t size() const noexcept { return by_name_.size(); }
   uint32_t serial() const noexcept { return serial_; }  // bumps on every change
   std::vector<record_entry> entries() const;            // sorted by key
 
  private:
   friend class record_store;
-  void rebuild_reverse();
+  void rebuild_indexes();  // by_address_ and ancestors_ from by_name_
 
   std::unordered_map<std::string, record_entry> by_name_;
   std::unordered_map<ip_address, std::vector<std::string>> by_address_;
+  std::unordered_set<std::string> ancestors_;  // proper suffixes of every key
   uint32_t serial_ = 1;
 };
 

@@ -468,6 +468,8 @@ void server::impl::forward_udp(pending_forward p) {
     }
     if (pending_.size() >= limits::max_pending_forwards) break;  // full: SERVFAIL now
     message m = p.query;
+    // Our upstream socket reads at most udp_payload_max octets.
+    if (m.opt) m.opt->udp_payload = std::min<uint16_t>(m.opt->udp_payload, limits::udp_payload_max);
     auto id = pending_.insert(std::move(p));
     if (!id) return;  // unreachable: the size was checked above
     m.hdr.id = *id;
