@@ -95,24 +95,27 @@ overlayd::status device::apply(const device_update& u) {
 }
 
 overlayd::status device::apply_locked(const device_update& u) {
-  // The socket first: a port in use fails the whole update before any change.
-  if (u.listen_port && *u.listen_port != udp_.load()->port())
-    OVERLAYD_TRY(rebind_locked(*u.listen_port));
+  // Bind a new socket first (a port in use fails the update before any
+  // change), but switch to it only once the rest of the update is valid.
+  std::shared_ptr<udp_socket> fresh;
+  if (u.listen_port && *u.listen_port != udp_.load()->port()) {
+    auto s = udp_socket::bind(*u.listen_port, u.fwmark.value_or(snap_.load()->fwmark));
+    if (!s) return s.err();
+    fresh = std::make_shared<udp_socket>(std::move(*s));
+  }
+  if (u.fwmark && !fresh) OVERLAYD_TRY(udp_.load()->set_fwmark(*u.fwmark));
   apply_effects fx;
   auto next = builder_.apply(*snap_.load(), u, fx);
   if (!next) return next.err();
-  if (fx.fwmark) OVERLAYD_TRY(udp_.load()->set_fwmark(*fx.fwmark));
   if (fx.identity_changed && (*next)->identity) cookies_.set_identity((*next)->identity->public_key);
   snap_.store(std::move(*next));
+  if (fresh) switch_socket_locked(std::move(fresh));
   return {};
 }
 
-overlayd::status device::rebind_locked(uint16_t port) {
-  auto s = udp_socket::bind(port, snap_.load()->fwmark);
-  if (!s) return s.err();
-  udp_.store(std::make_shared<udp_socket>(std::move(*s)));
+void device::switch_socket_locked(std::shared_ptr<udp_socket> s) {
+  udp_.store(std::move(s));
   wake(io_->rx_wake);  // the receive thread picks up the new socket
-  return {};
 }
 
 overlayd::status device::set_private_key(const secret_key& sk) {
@@ -123,8 +126,11 @@ overlayd::status device::set_private_key(const secret_key& sk) {
 
 result<uint16_t> device::set_listen_port(uint16_t port) {
   std::lock_guard lk(ctl_mu_);
-  OVERLAYD_TRY(rebind_locked(port));
-  return udp_.load()->port();
+  auto s = udp_socket::bind(port, snap_.load()->fwmark);
+  if (!s) return s.err();
+  const uint16_t bound = s->port();
+  switch_socket_locked(std::make_shared<udp_socket>(std::move(*s)));
+  return bound;
 }
 
 overlayd::status device::upsert_peer(const peer_update& p) {

@@ -135,7 +135,7 @@ class device : public uapi_handler {
  private:
   device(tun_device tun, std::shared_ptr<udp_socket> udp, device_options& opts);
   overlayd::status apply_locked(const device_update& u);
-  overlayd::status rebind_locked(uint16_t port);
+  void switch_socket_locked(std::shared_ptr<udp_socket> s);
   void start_threads();
   void stop_threads();
 

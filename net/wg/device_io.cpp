@@ -62,6 +62,15 @@ void drain(int eventfd) {
   [[maybe_unused]] ssize_t n = ::read(eventfd, &v, sizeof v);
 }
 
+constexpr std::chrono::milliseconds error_backoff{200};
+
+// Sleeps up to `d`, returning early when the wake eventfd fires (it is left
+// readable so the caller's loop sees it).
+void wait_or_stop(int wake_fd, std::chrono::milliseconds d) {
+  pollfd p{wake_fd, POLLIN, 0};
+  ::poll(&p, 1, static_cast<int>(d.count()));
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------- tun -> udp
@@ -83,11 +92,14 @@ class tx_batch {
   // many IP packets (TSO super-packets count as their segments).
   size_t read(const tun_device& tun) {
     n_ = 0;
+    failed_ = false;
     while (n_ < udp_batch_capacity) {
       if (!super_.empty() ? !read_offloaded(tun) : !read_plain(tun)) break;
     }
     return n_;
   }
+  // The last read() failed (not EAGAIN): the TUN is gone or broken.
+  bool failed() const noexcept { return failed_; }
 
   void encrypt_and_send(const snapshot& s, const udp_socket& udp, time_point now) {
     for (size_t i = 0; i < n_; ++i) encrypt_one(s, udp, i, now);
@@ -96,8 +108,9 @@ class tx_batch {
   }
 
  private:
-  // A 64 KiB super-packet of small segments (MSS 536) is 122 packets; with
-  // reads stopping at udp_batch_capacity this many slots always suffice.
+  // A 64 KiB super-packet of MSS-536 segments is 122 packets; reads stop at
+  // udp_batch_capacity, so this many slots hold any batch down to that MSS
+  // (a smaller MSS overflows: that super-packet is dropped and counted).
   static constexpr size_t tx_slots = udp_batch_capacity + 128;
 
   uint8_t* slot(size_t i) { return bufs_.data() + i * slot_; }
@@ -105,6 +118,7 @@ class tx_batch {
   bool read_plain(const tun_device& tun) {
     uint8_t* pkt = slot(n_) + transport_header_size;
     auto r = tun.read({pkt, size_t{mtu_} + 1});
+    if (!r) failed_ = true;
     if (!r || *r == 0) return false;
     io_.bump(io_.c.tun_reads);
     if (*r > mtu_)  // cannot happen with a sane kernel; never trust it
@@ -116,6 +130,7 @@ class tx_batch {
 
   bool read_offloaded(const tun_device& tun) {
     auto r = tun.read(super_);
+    if (!r) failed_ = true;
     if (!r || *r == 0) return false;
     io_.bump(io_.c.tun_reads);
     if (*r < vnet_hdr_size) {
@@ -196,8 +211,14 @@ class tx_batch {
       sent_in_group_ = true;
     } else {
       // No usable session: the protocol stages the decision (handshake now
-      // or later); we keep the packet until a session exists.
+      // or later); we keep the packet until a session exists. Packets
+      // already sent on the old keypair still count for its timers.
+      if (kp_ && sent_in_group_) {
+        auto r = cur_->proto().note_sent(*kp_, true);
+        if (r.initiation) io_.send_to_peer(*cur_, r.initiation->bytes());
+      }
       kp_.reset();
+      sent_in_group_ = false;
       auto r = cur_->proto().encrypt(whole, len + pad);
       if (r.initiation) io_.send_to_peer(*cur_, r.initiation->bytes());
       wire = r.wire_len;
@@ -217,6 +238,7 @@ class tx_batch {
   std::vector<size_t> lens_;
   std::vector<uint8_t> super_;  // one TSO read ([vnet_hdr][packet]); empty without offloads
   size_t n_ = 0;
+  bool failed_ = false;
   send_batch out_;
   // The current group (consecutive packets to one peer).
   device_peer* cur_ = nullptr;
@@ -234,7 +256,12 @@ void device::impl::run_tx() {
     pollfd p[2] = {{dev.tun_.fd(), POLLIN, 0}, {tx_wake.get(), POLLIN, 0}};
     if (::poll(p, 2, -1) < 0) continue;  // EINTR
     if (p[1].revents) break;
-    if (!batch.read(dev.tun_)) continue;
+    if (!batch.read(dev.tun_)) {
+      // A broken TUN (link deleted under us) polls readable forever: back
+      // off instead of spinning, still answering the stop signal.
+      if (batch.failed()) wait_or_stop(tx_wake.get(), error_backoff);
+      continue;
+    }
     batch.encrypt_and_send(*dev.snap_.load(), *dev.udp_.load(), dev.clock_.now());
   }
 }
@@ -255,6 +282,7 @@ void device::impl::run_rx() {
       continue;
     }
     auto n = rb.receive(udp->fd());
+    if (!n) wait_or_stop(rx_wake.get(), error_backoff);  // see run_tx
     if (!n || *n == 0) continue;
     bump(c.rx_recvmmsg);
     c.rx_packets.fetch_add(*n, std::memory_order_relaxed);
