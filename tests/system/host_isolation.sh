@@ -9,6 +9,8 @@
 #    +----------+-----------+-----------+---- H ---- wan0 ----+
 #               node IP 10.200.0.1 on zl-node-g (a bridge standing in for wg)   198.51.100.1
 #  cluster 10.200.0.0/16; W has no route back to it (only masquerade works)
+#  IPv6 too: cluster fd00:200::/48, member N has fd00:200:0:N::2, bridge ::1,
+#  node fd00:200::1 (A1, A2, B1 fenced the same way in v6)
 #
 #  S1 (red) .5.2 and S2 (blue) .5.3 share one bridge zl-s-sh (.5.1): their
 #  frames are bridged, never routed, so the bridge-family twin must fence them.
@@ -68,6 +70,7 @@ ip -n $H addr add 198.51.100.1/24 dev wan0 && ip -n $H link set wan0 up
 ip -n $W addr add 198.51.100.2/24 dev eth0 && ip -n $W link set eth0 up && ip -n $W link set lo up
 ip -n $H link add zl-node-g type bridge  # stand-in for the WireGuard device
 ip -n $H addr add 10.200.0.1/32 dev zl-node-g
+ip -n $H addr add fd00:200::1/128 dev zl-node-g
 ip -n $H link set zl-node-g up
 before=$(snapshot)
 
@@ -75,7 +78,7 @@ before=$(snapshot)
 net=1
 {
   echo "m-fwd4"
-  echo "m-subnet 10.200.0.0/16"
+  echo "m-subnet 10.200.0.0/16,fd00:200::/48"
   echo "m-masq 10.200.0.0/16"
   for m in $MEMBERS; do
     echo "m-bridge zl-$m-b"
@@ -90,6 +93,9 @@ net=1
     echo "in-netns ${S}$m addr-add eth0 10.200.$net.2/24"
     echo "in-netns ${S}$m link-up eth0"
     echo "in-netns ${S}$m route-default 10.200.$net.1"
+    echo "m-addr zl-$m-b fd00:200:0:$net::1/64"
+    echo "in-netns ${S}$m addr-add eth0 fd00:200:0:$net::2/64"
+    echo "in-netns ${S}$m route-default fd00:200:0:$net::1"
     net=$((net + 1))
   done
   echo "m-bridge zl-s-sh"
@@ -112,6 +118,9 @@ net=1
   echo "m-member red 10.200.1.2 10.200.0.1 10.200.0.0/16"
   echo "m-member red 10.200.2.2 10.200.0.1 10.200.0.0/16"
   echo "m-member blue 10.200.3.2 10.200.0.1 10.200.0.0/16"
+  echo "m-member red fd00:200:0:1::2 fd00:200::1 fd00:200::/48"
+  echo "m-member red fd00:200:0:2::2 fd00:200::1 fd00:200::/48"
+  echo "m-member blue fd00:200:0:3::2 fd00:200::1 fd00:200::/48"
 } | hc batch || { echo "FAIL setup"; exit 1; }
 
 # Bridge ports need a moment to reach forwarding (STP is off: no delay).
@@ -130,12 +139,21 @@ check_not "red and blue on one shared bridge are fenced (L2)" ping1 s1 10.200.5.
 check_not "blue and red on one shared bridge are fenced (L2)" ping1 s2 10.200.5.2
 check "shared-bridge red member reaches routed red member" ping1 s1 10.200.1.2
 check "shared-bridge blue member reaches routed blue member" ping1 s2 10.200.3.2
+for i in $(seq 1 20); do ping1 a1 fd00:200::1 >/dev/null 2>&1 && break; sleep 0.2; done
+check "v6: red member reaches red member"                 ping1 a1 fd00:200:0:2::2
+check_not "v6: red member cannot reach blue member"       ping1 a1 fd00:200:0:3::2
+check_not "v6: non-member cannot reach a red member"      ping1 x fd00:200:0:1::2
+check "v6: non-member reaches a blue member's node IP"    ping1 x fd00:200::1
 check "isolated member reaches W through masquerade"     ping1 a1 198.51.100.2
 check "non-member reaches W through masquerade"          ping1 x 198.51.100.2
 check "ip_forward was enabled" \
   test "$(ip netns exec $H cat /proc/sys/net/ipv4/ip_forward)" = 1
 check "IPv6 forwarding is per interface" \
   test "$(ip netns exec $H cat /proc/sys/net/ipv6/conf/zl-a1-b/forwarding)" = 1
+if [ -e /proc/sys/net/ipv6/conf/lo/force_forwarding ]; then
+  check "IPv6 force_forwarding set on the ingress bridge (kernel >= 6.17)" \
+    test "$(ip netns exec $H cat /proc/sys/net/ipv6/conf/zl-a1-b/force_forwarding)" = 1
+fi
 check "IPv6 all.forwarding untouched" \
   test "$(ip netns exec $H cat /proc/sys/net/ipv6/conf/all/forwarding)" = 0
 check "nft shows our table with both isolation sets" \
