@@ -6,10 +6,12 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <thread>
 
+#include "net/netlink/addr.hpp"
 #include "net/wg/device.hpp"
 
 using namespace overlayd;
@@ -58,6 +60,21 @@ TEST_CASE("the control API adds, updates and removes peers and reports them") {
   CHECK(d->peer(pk)->allowed_ips.size() == 1);
   CHECK(d->add_allowed_ip(crypto::public_key{}, *net::cidr::parse("10.0.0.1/32")).err().code ==
         errc::not_found);
+
+  // Alias addresses on the TUN, idempotent both ways.
+  const auto alias = *net::ip_address::parse("10.9.9.9");
+  REQUIRE(d->add_alias(alias).ok());
+  REQUIRE(d->add_alias(alias).ok());
+  auto nl = netlink::socket::open();
+  REQUIRE(nl.ok());
+  auto addrs = netlink::list_addresses(*nl, d->name());
+  REQUIRE(addrs.ok());
+  CHECK(std::count(addrs->begin(), addrs->end(), net::cidr(alias, 32)) == 1);
+  REQUIRE(d->remove_alias(alias).ok());
+  REQUIRE(d->remove_alias(alias).ok());
+  addrs = netlink::list_addresses(*nl, d->name());
+  REQUIRE(addrs.ok());
+  CHECK(std::count(addrs->begin(), addrs->end(), net::cidr(alias, 32)) == 0);
 
   auto port = d->set_listen_port(0);
   REQUIRE(port.ok());
