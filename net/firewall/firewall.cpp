@@ -101,6 +101,39 @@ status firewall::remove_member_isolation(std::string_view network, const net::ip
   return {};
 }
 
+namespace {
+
+struct iso_names {
+  std::vector<std::string> chains, sets;
+};
+
+// Our per-network chains (s4_/d4_/s6_/d6_) and sets (m4_/m6_) in an
+// `nft -j list table` answer.
+result<iso_names> isolation_objects(const std::string& listing) {
+  iso_names out;
+  auto is_ours = [](const std::string& n, std::string_view firsts) {
+    return n.size() > 3 && firsts.find(n[0]) != std::string_view::npos &&
+           (n[1] == '4' || n[1] == '6') && n[2] == '_';
+  };
+  try {
+    auto doc = nlohmann::json::parse(listing);
+    for (const auto& obj : doc.at("nftables")) {
+      if (obj.contains("chain")) {
+        auto name = obj["chain"].at("name").get<std::string>();
+        if (is_ours(name, "sd")) out.chains.push_back(name);
+      } else if (obj.contains("set")) {
+        auto name = obj["set"].at("name").get<std::string>();
+        if (is_ours(name, "m")) out.sets.push_back(name);
+      }
+    }
+  } catch (const nlohmann::json::exception& e) {
+    return error(errc::protocol, std::string("nft list table: unexpected JSON: ") + e.what());
+  }
+  return out;
+}
+
+}  // namespace
+
 status firewall::remove_overlay_isolation() {
   auto exists = table_exists();
   if (!exists || !*exists) return {};
@@ -112,22 +145,10 @@ status firewall::remove_overlay_isolation() {
     // Flush the maps first: their verdicts reference the chains we delete.
     for (const char* m : {"iso_src4", "iso_dst4", "iso_src6", "iso_dst6"})
       flushes += "flush map " + t + " " + m + "\n";
-    auto doc = nlohmann::json::parse(*listing, nullptr, false);
-    if (doc.is_discarded() || !doc.contains("nftables") || !doc["nftables"].is_array())
-      return error(errc::protocol, "nft list table " + t + ": unexpected JSON");
-    for (const auto& obj : doc["nftables"]) {
-      if (!obj.is_object()) continue;
-      if (obj.contains("chain") && obj["chain"].is_object()) {
-        auto name = obj["chain"].value("name", "");
-        if (name.size() > 3 && (name[0] == 's' || name[0] == 'd') &&
-            (name[1] == '4' || name[1] == '6') && name[2] == '_')
-          chains += "delete chain " + t + " " + name + "\n";
-      } else if (obj.contains("set") && obj["set"].is_object()) {
-        auto name = obj["set"].value("name", "");
-        if (name.size() > 3 && name[0] == 'm' && (name[1] == '4' || name[1] == '6') && name[2] == '_')
-          sets += "delete set " + t + " " + name + "\n";
-      }
-    }
+    auto names = isolation_objects(*listing);
+    if (!names) return std::move(names).err();
+    for (const auto& c : names->chains) chains += "delete chain " + t + " " + c + "\n";
+    for (const auto& st : names->sets) sets += "delete set " + t + " " + st + "\n";
   }
   return run(flushes + chains + sets);
 }
