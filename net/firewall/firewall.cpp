@@ -26,14 +26,22 @@ result<bool> firewall::table_exists() {
   return nft_.run(render_table_exists_probe(cfg_.table)).ok();
 }
 
+void firewall::forget_cache() noexcept {
+  table_known_ = false;
+  networks_known_.clear();
+}
+
 status firewall::ensure_table() {
+  if (table_known_) return {};
   auto exists = table_exists();
   if (!exists) return std::move(exists).err();
-  if (*exists) return {};
-  return run(render_skeleton(cfg_.table));
+  if (!*exists) OVERLAYD_TRY(run(render_skeleton(cfg_.table)));
+  table_known_ = true;
+  return {};
 }
 
 status firewall::remove_table() {
+  forget_cache();
   // Each family's table on its own: after a crash mid-setup either may be
   // missing.
   for (const char* fam : {"inet", "bridge"}) {
@@ -77,15 +85,25 @@ status firewall::ensure_member_isolation(std::string_view network, const net::ip
                                          const net::cidr& cluster) {
   OVERLAYD_TRY(check_isolation_args(member, node_ip, cluster));
   if (network.empty()) return error(errc::invalid_argument, "isolation network name is empty");
+  if (ensure_member_once(network, member, node_ip, cluster)) return {};
+  forget_cache();  // someone changed our table under us: probe everything again
+  return ensure_member_once(network, member, node_ip, cluster);
+}
+
+status firewall::ensure_member_once(std::string_view network, const net::ip_address& member,
+                                    const net::ip_address& node_ip, const net::cidr& cluster) {
   OVERLAYD_TRY(ensure_table());
   const std::string id = network_id(network);
+  const std::string key = id + (member.is_v4() ? "/4" : "/6");
   std::string cmds;
   // First member of this network in this family: create its set and chains
   // in the same transaction as the element adds.
-  if (!nft_.run(render_network_probe(cfg_.table, id, member.fam())))
+  if (!networks_known_.contains(key) && !nft_.run(render_network_probe(cfg_.table, id, member.fam())))
     cmds = render_network(cfg_.table, id, member.fam(), node_ip, cluster);
   cmds += render_member_add(cfg_.table, id, member);
-  return run(cmds);
+  OVERLAYD_TRY(run(cmds));
+  networks_known_.insert(key);
+  return {};
 }
 
 status firewall::remove_member_isolation(std::string_view network, const net::ip_address& member) {
@@ -135,6 +153,7 @@ result<iso_names> isolation_objects(const std::string& listing) {
 }  // namespace
 
 status firewall::remove_overlay_isolation() {
+  networks_known_.clear();
   auto exists = table_exists();
   if (!exists || !*exists) return {};
   std::string flushes, chains, sets;
