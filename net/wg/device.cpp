@@ -26,7 +26,7 @@ result<std::unique_ptr<device>> device::create(device_options opts) {
   if (!tun) return tun.err();
   if (opts.configure_link)
     OVERLAYD_TRY(configure_tun_link(tun->name(), opts.mtu, opts.addresses));
-  auto udp = udp_socket::bind(opts.listen_port);
+  auto udp = udp_socket::bind(opts.listen_port, 0, opts.udp_offload);
   if (!udp) return udp.err();
   std::unique_ptr<device> d(
       new device(std::move(*tun), std::make_shared<udp_socket>(std::move(*udp)), opts));
@@ -46,6 +46,7 @@ result<std::unique_ptr<device>> device::create(device_options opts) {
 device::device(tun_device tun, std::shared_ptr<udp_socket> udp, device_options& opts)
     : tun_(std::move(tun)),
       mtu_(opts.mtu),
+      udp_offload_(opts.udp_offload),
       clock_(opts.clk ? *opts.clk : system_clock_),
       cookies_(clock_),
       io_(std::make_unique<impl>(*this)),
@@ -99,7 +100,7 @@ overlayd::status device::apply_locked(const device_update& u) {
   // change), but switch to it only once the rest of the update is valid.
   std::shared_ptr<udp_socket> fresh;
   if (u.listen_port && *u.listen_port != udp_.load()->port()) {
-    auto s = udp_socket::bind(*u.listen_port, u.fwmark.value_or(snap_.load()->fwmark));
+    auto s = udp_socket::bind(*u.listen_port, u.fwmark.value_or(snap_.load()->fwmark), udp_offload_);
     if (!s) return s.err();
     fresh = std::make_shared<udp_socket>(std::move(*s));
   }
@@ -126,7 +127,7 @@ overlayd::status device::set_private_key(const secret_key& sk) {
 
 result<uint16_t> device::set_listen_port(uint16_t port) {
   std::lock_guard lk(ctl_mu_);
-  auto s = udp_socket::bind(port, snap_.load()->fwmark);
+  auto s = udp_socket::bind(port, snap_.load()->fwmark, udp_offload_);
   if (!s) return s.err();
   const uint16_t bound = s->port();
   switch_socket_locked(std::make_shared<udp_socket>(std::move(*s)));

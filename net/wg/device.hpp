@@ -56,6 +56,7 @@ struct device_options {
   std::string uapi_dir = "/var/run/wireguard";  // empty = no UAPI socket
   bool configure_link = true;           // MTU, addresses, up over netlink
   bool offload = true;                  // TUN TSO/GSO offloads (offload.hpp)
+  bool udp_offload = true;              // UDP GSO/GRO on the socket (udp.hpp)
   const clock* clk = nullptr;           // null = the system clocks
 };
 
@@ -146,6 +147,7 @@ class device : public uapi_handler {
 
   tun_device tun_;
   uint32_t mtu_;
+  bool udp_offload_;
   system_clock_source system_clock_;
   const clock& clock_;
   index_table indices_;

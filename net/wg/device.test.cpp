@@ -112,7 +112,7 @@ TEST_CASE("non-WireGuard datagrams reach the foreign handler and send_raw answer
   }
   pollfd p{client->fd(), POLLIN, 0};
   REQUIRE(::poll(&p, 1, 2000) == 1);
-  recv_batch rb(2048);
+  recv_batch rb(2048, false);
   auto n = rb.receive(client->fd());
   REQUIRE(n.ok());
   REQUIRE(*n == 1);

@@ -102,6 +102,7 @@ class tx_batch {
   bool failed() const noexcept { return failed_; }
 
   void encrypt_and_send(const snapshot& s, const udp_socket& udp, time_point now) {
+    out_.set_gso(udp.gso());
     for (size_t i = 0; i < n_; ++i) encrypt_one(s, udp, i, now);
     finish_group();
     if (!out_.empty()) flush_out(udp);
@@ -269,7 +270,7 @@ void device::impl::run_tx() {
 // ---------------------------------------------------------------- udp -> tun
 
 void device::impl::run_rx() {
-  recv_batch rb(std::max<size_t>(2048, dev.mtu_ + 128));
+  recv_batch rb(std::max<size_t>(2048, dev.mtu_ + 128), dev.udp_offload_);
   std::vector<uint8_t> co_buf(dev.tun_.vnet() ? vnet_hdr_size + max_offload_packet : 0);
   tcp_coalescer co(co_buf);
   if (dev.tun_.vnet()) rx_coalescer = &co;
@@ -285,7 +286,6 @@ void device::impl::run_rx() {
     if (!n) wait_or_stop(rx_wake.get(), error_backoff);  // see run_tx
     if (!n || *n == 0) continue;
     bump(c.rx_recvmmsg);
-    c.rx_packets.fetch_add(*n, std::memory_order_relaxed);
     auto snap = dev.snap_.load();
     for (size_t i = 0; i < *n; ++i) {
       if (rb.truncated(i)) {
@@ -293,7 +293,10 @@ void device::impl::run_rx() {
         continue;
       }
       auto src = net::endpoint::from_sockaddr(reinterpret_cast<const sockaddr*>(&rb.source(i)));
-      handle_datagram(*snap, rb.buffer(i), rb.data(i).size(), src);
+      // With UDP GRO one entry holds several datagrams of segment_size each.
+      const size_t total = rb.data(i).size(), seg = rb.segment_size(i);
+      for (size_t off = 0; off < total && seg; off += seg)
+        handle_datagram(*snap, rb.buffer(i) + off, std::min(seg, total - off), src);
     }
     if (rx_coalescer && !rx_coalescer->empty()) write_tun(rx_coalescer->flush());
   }
@@ -326,7 +329,10 @@ void device::impl::handle_datagram(const snapshot& s, uint8_t* buf, size_t len,
     }
     return;
   }
-  if (*type == message_type::transport) return handle_transport(s, buf, len, src);
+  if (*type == message_type::transport) {
+    bump(c.rx_packets);
+    return handle_transport(s, buf, len, src);
+  }
   handshake_item it;
   it.len = std::min(len, it.bytes.size());
   std::memcpy(it.bytes.data(), buf, it.len);

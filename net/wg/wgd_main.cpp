@@ -27,10 +27,13 @@ int main(int argc, char** argv) {
   app.add_flag("--no-link", no_link, "leave MTU/addresses/link state to the caller");
   bool no_offload = false;
   app.add_flag("--no-offload", no_offload, "no TUN TSO/GSO offloads (one packet per syscall)");
+  bool no_udp_offload = false;
+  app.add_flag("--no-udp-offload", no_udp_offload, "no UDP GSO/GRO on the socket");
   app.add_option("ifname", opts.name, "interface name")->required();
   CLI11_PARSE(app, argc, argv);
   opts.configure_link = !no_link;
   opts.offload = !no_offload;
+  opts.udp_offload = !no_udp_offload;
   for (const auto& a : addrs) {
     auto c = net::cidr::parse(a);
     if (!c) {
