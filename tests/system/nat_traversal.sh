@@ -13,7 +13,8 @@
 # Checks (all traffic stays inside these namespaces):
 #  1. port-preserving NAT (masquerade): STUN from 10.61.1.2:51820 to both
 #     servers yields 198.18.1.2:51820 and "endpoint-independent";
-#     then A and B (one UDP socket each: STUN, relay and "handshakes" on it)
+#     then A and B (nat_traversal on one UDP socket each: STUN, relay and
+#     stand-in "handshakes" share it, as on the WireGuard socket)
 #     exchange candidates and the connect planner ends "hole-punched";
 #  2. randomising NAT (masquerade random,fully-random): the mapping is
 #     "endpoint-dependent";
