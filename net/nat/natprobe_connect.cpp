@@ -53,7 +53,7 @@ class probe {
     while (steady::now() < deadline) {
       pump(20ms);
       auto st = nt_->snapshot();
-      bool srflx = false, relay = a_.relay.empty();
+      bool srflx = false, relay = a_.relay.empty() && a_.turn.empty();
       for (const auto& c : st.candidates) {
         srflx |= c.type == candidate_type::server_reflexive;
         relay |= c.type == candidate_type::relay;
@@ -192,6 +192,12 @@ int natprobe_connect(const natprobe_connect_args& a) {
     opts.relay = *r;
     std::ifstream f(a.credential_file);
     std::getline(f, opts.relay_credential);
+  }
+  if (!a.turn.empty()) {
+    std::ifstream f(a.turn_password_file);
+    std::string pw;
+    std::getline(f, pw);
+    opts.config.turn_servers.push_back({a.turn, a.turn_user, pw});
   }
   auto nt = nat_traversal::create(std::move(opts));
   if (!nt) return std::cerr << nt.err().message << "\n", 2;

@@ -11,6 +11,7 @@ namespace overlayd::net::nat {
 
 struct natprobe_connect_args {
   std::string bind, stun, relay, credential_file, out, peer_file;
+  std::string turn, turn_user, turn_password_file;  // TURN as the relay instead of ours
   int timeout = 40;
   int hole_punch_timeout = 6;
   int punch_ttl = 2;

@@ -318,6 +318,9 @@ int main(int argc, char** argv) {
   conn->add_option("--stun", ca.stun, "STUN server ip:port")->required();
   conn->add_option("--relay", ca.relay, "our relay ip:port");
   conn->add_option("--credential-file", ca.credential_file, "relay credential file");
+  conn->add_option("--turn", ca.turn, "TURN server ip:port (relay candidate from TURN)");
+  conn->add_option("--turn-user", ca.turn_user, "TURN username");
+  conn->add_option("--turn-password-file", ca.turn_password_file, "file with the TURN password");
   conn->add_option("--out", ca.out, "write our candidates here")->required();
   conn->add_option("--peer-file", ca.peer_file, "read the peer's candidates here")->required();
   conn->add_option("--timeout", ca.timeout, "seconds");

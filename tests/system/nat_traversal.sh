@@ -22,7 +22,8 @@
 #     exchange 5 pings/echoes; the connect planner on A and B ends "relayed";
 #  4. a wrong relay credential is refused; max_sessions (2) holds;
 #  5. TURN: allocate on coturn from behind the randomising NAT, bind a
-#     channel to an echo peer and exchange ChannelData.
+#     channel to an echo peer and exchange ChannelData; then A and B, with
+#     TURN as their only relay, end "relayed" through coturn.
 # Exit 0 pass, 1 fail, 77 skipped (not root / missing tools).
 set -u
 [[ $EUID -eq 0 ]] || { echo "skip: needs root"; exit 77; }
@@ -118,15 +119,17 @@ grep -qx 'reflexive 198.18.0.2:3478 198.18.1.2:51820' <<<"$out" || fail "reflexi
 grep -qx 'mapping endpoint-independent' <<<"$out" || fail "mapping: $out"
 echo "ok 1: port-preserving NAT maps 10.61.1.2:51820 -> 198.18.1.2:51820 (endpoint-independent)"
 
-connect_pair() {  # port tag: runs natprobe connect on A and B, outputs in $TMP/conn_{a,b}_$tag.log
-  local port=$1 tag=$2
+connect_pair() {  # port tag [relay args...]: natprobe connect on A and B -> $TMP/conn_{a,b}_$tag.log
+  local port=$1 tag=$2; shift 2
+  local relay=("$@")
+  [[ ${#relay[@]} == 0 ]] && relay=(--relay 198.18.0.1:3490 --credential-file "$TMP/cred")
   rm -f "$TMP/ca_$tag" "$TMP/cb_$tag"
   ip netns exec "$SB" timeout 45 "$PROBE" connect --bind 10.61.2.2:$port --stun 198.18.0.1:3478 \
-    --relay 198.18.0.1:3490 --credential-file "$TMP/cred" --out "$TMP/cb_$tag" --peer-file "$TMP/ca_$tag" \
+    "${relay[@]}" --out "$TMP/cb_$tag" --peer-file "$TMP/ca_$tag" \
     --hole-punch-timeout 6 --timeout 30 >"$TMP/conn_b_$tag.log" 2>&1 &
   local pb=$!; PIDS+=($pb)
   in_ns "$SA" timeout 45 "$PROBE" connect --bind 10.61.1.2:$port --stun 198.18.0.1:3478 \
-    --relay 198.18.0.1:3490 --credential-file "$TMP/cred" --out "$TMP/ca_$tag" --peer-file "$TMP/cb_$tag" \
+    "${relay[@]}" --out "$TMP/ca_$tag" --peer-file "$TMP/cb_$tag" \
     --hole-punch-timeout 6 --timeout 30 >"$TMP/conn_a_$tag.log" 2>&1
   local ra=$?
   wait "$pb"; local rb=$?
@@ -182,6 +185,10 @@ echo "$out" >"$TMP/turn_client.log"
 grep -qx 'channel bound' <<<"$out" || fail "TURN channel: $out"
 grep -q '^relayed 198.18.0.1:' <<<"$out" || fail "TURN relayed address: $out"
 echo "ok 5: TURN $(grep '^relayed' <<<"$out"), ChannelData echoed 5/5"
+connect_pair 51850 turn --turn 198.18.0.1:3478 --turn-user alice --turn-password-file "$TMP/turn.pw"
+grep -q '^connection relayed 198.18.0.1:49' "$TMP/conn_a_turn.log" || fail "A not relayed through TURN"
+grep -q '^connection relayed 198.18.0.1:49' "$TMP/conn_b_turn.log" || fail "B not relayed through TURN"
+echo "ok 5b: connect planner falls back to TURN: $(grep '^connection' "$TMP/conn_a_turn.log")"
 
 # relayd kept count of what it refused.
 kill "${PIDS[1]}" "${PIDS[2]}"
