@@ -42,7 +42,8 @@
 // mutex once; decrypt twice (lookup, then confirm+timers); the AEAD work runs
 // outside the mutex; send counters are atomic and the replay window has its
 // own small mutex. Per-batch callers may instead use send_keypair() once and
-// keypair::encrypt per packet, then note_sent(data) once.
+// keypair::encrypt per packet, then note_sent(data) once; likewise
+// receive_keypair(), keypair::decrypt per packet, note_received() once.
 // Namespace overlayd::wg.
 #pragma once
 
@@ -111,6 +112,12 @@ class peer_protocol : public std::enable_shared_from_this<peer_protocol> {
   std::shared_ptr<keypair> send_keypair();
   // After sending with send_keypair() directly: timers + rekey check.
   send_result note_sent(const keypair& kp, bool data);
+  // Batch receive: look the keypair up once (null if the index is not one of
+  // this peer's live keypairs), keypair::decrypt each datagram, then report
+  // once per batch with the keypair used and whether any carried data
+  // (plaintext_len in the result is 0). decrypt() == these three steps.
+  std::shared_ptr<keypair> receive_keypair(uint32_t local_index);
+  recv_result note_received(const keypair& kp, bool data);
 
   // --- timers ---
   tick poll();

@@ -446,3 +446,26 @@ TEST_CASE("peers tolerate concurrent encrypt, decrypt, handshakes and timer poll
   poller.join();
   CHECK(delivered.load() > 0);
 }
+
+TEST_CASE("the batch receive path confirms a session like decrypt() does") {
+  pair_fixture f;
+  auto init = f.a.peer->create_initiation();
+  auto resp = f.b.peer->consume_initiation(*open_initiation(*init, *f.b.id));
+  REQUIRE(resp.ok());
+  REQUIRE(f.a.peer->consume_response(*resp).ok());
+  std::vector<bytes> batch;
+  for (int i = 0; i < 3; ++i) {
+    bytes buf(16 + 16 + 16, uint8_t(i));
+    auto r = f.a.peer->encrypt(buf, 16);
+    REQUIRE(r.wire_len == buf.size());
+    batch.push_back(buf);
+  }
+  auto kp = f.b.peer->receive_keypair(load_le32(batch[0].data() + 4));
+  REQUIRE(kp != nullptr);
+  CHECK(f.b.peer->receive_keypair(12345) == nullptr);
+  for (auto& d : batch) CHECK(kp->decrypt(d, f.clk.now()).ok());
+  CHECK(!f.b.peer->has_session());
+  const auto r = f.b.peer->note_received(*kp, true);
+  CHECK(r.session_confirmed);
+  CHECK(f.b.peer->has_session());
+}
