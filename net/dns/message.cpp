@@ -2,7 +2,6 @@
 
 #include <cctype>
 #include <cstring>
-#include <unordered_map>
 
 #include "net/dns/limits.hpp"
 

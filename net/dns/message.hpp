@@ -36,7 +36,7 @@ enum class opcode : uint8_t { query = 0 };
 
 namespace rr_type {
 inline constexpr uint16_t a = 1, ns = 2, cname = 5, soa = 6, ptr = 12, aaaa = 28, opt = 41,
-                          any = 255;
+                          ixfr = 251, axfr = 252, mailb = 253, maila = 254, any = 255;
 }
 namespace rr_class {
 inline constexpr uint16_t in = 1, any = 255;

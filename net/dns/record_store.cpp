@@ -40,26 +40,36 @@ std::vector<record_entry> record_table::entries() const {
   return out;
 }
 
-void record_table::rebuild_reverse() {
+bool record_table::has_descendants(std::string_view key) const {
+  return ancestors_.count(std::string(key)) != 0;
+}
+
+void record_table::rebuild_indexes() {
   by_address_.clear();
-  for (const auto& e : entries())  // sorted: PTR answers come in a stable order
+  ancestors_.clear();
+  for (const auto& e : entries()) {  // sorted: PTR answers come in a stable order
     for (const auto& ip : e.addresses) by_address_[ip].push_back(e.key);
+    for (size_t dot = e.key.find('.'); dot != std::string::npos; dot = e.key.find('.', dot + 1))
+      ancestors_.insert(e.key.substr(dot + 1));
+  }
 }
 
 record_store::record_store(size_t max_names)
     : max_names_(max_names), current_(std::make_shared<const record_table>()) {}
 
+// Under write_mu_.
 void record_store::publish(std::shared_ptr<record_table> next) {
-  next->serial_ = current_.load()->serial() + 1;
-  next->rebuild_reverse();
-  current_.store(std::move(next));
+  next->serial_ = snapshot()->serial() + 1;
+  next->rebuild_indexes();
+  std::lock_guard lock(snapshot_mu_);
+  current_ = std::move(next);
 }
 
 status record_store::update(std::string_view name, const ip_address& ip, bool replace) {
   auto key = record_key(name);
   if (!key) return std::move(key).err();
   std::lock_guard lock(write_mu_);
-  auto next = std::make_shared<record_table>(*current_.load());
+  auto next = std::make_shared<record_table>(*snapshot());
   auto it = next->by_name_.find(key->first);
   if (it == next->by_name_.end()) {
     if (next->by_name_.size() >= max_names_)
@@ -89,7 +99,7 @@ bool record_store::remove(std::string_view name) {
   auto key = record_key(name);
   if (!key) return false;
   std::lock_guard lock(write_mu_);
-  auto cur = current_.load();
+  auto cur = snapshot();
   if (!cur->find(key->first)) return false;
   auto next = std::make_shared<record_table>(*cur);
   next->by_name_.erase(key->first);

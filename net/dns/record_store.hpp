@@ -2,9 +2,11 @@
 //
 // Writers (the dns actor registering and unregistering names) take a mutex,
 // copy the table, change the copy and publish it; readers (the server's I/O
-// threads, once per query) load the published immutable snapshot without
-// locking. Registrations are rare and queries frequent, so copy-on-write is
-// the right trade, and a change is visible to the very next query.
+// threads, once per batch of queries) copy the pointer to the published
+// immutable snapshot under a lock held for that copy only. Registrations are
+// rare and queries frequent, so copy-on-write is the right trade, and a
+// change is visible to the very next query. (Not std::atomic<shared_ptr>:
+// GCC 12's unlocks a load with relaxed order, which ThreadSanitizer flags.)
 //
 // Names are stored as registered, case-folded, without a final dot. Whether
 // a name was given fully qualified ("web.overlay." — trailing dot) or
@@ -12,7 +14,6 @@
 // domain is the resolver's business (resolver.hpp).
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -20,6 +21,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -41,16 +43,20 @@ class record_table {
   const record_entry* find(std::string_view key) const;
   // Keys of every name holding `ip` (for PTR), in registration order.
   std::span<const std::string> names_for(const ip_address& ip) const;
+  // True if some registered name lies below `key` ("b" for "a.b"): an empty
+  // non-terminal, which exists (NODATA) rather than not (NXDOMAIN), RFC 8020.
+  bool has_descendants(std::string_view key) const;
   size_t size() const noexcept { return by_name_.size(); }
   uint32_t serial() const noexcept { return serial_; }  // bumps on every change
   std::vector<record_entry> entries() const;            // sorted by key
 
  private:
   friend class record_store;
-  void rebuild_reverse();
+  void rebuild_indexes();  // by_address_ and ancestors_ from by_name_
 
   std::unordered_map<std::string, record_entry> by_name_;
   std::unordered_map<ip_address, std::vector<std::string>> by_address_;
+  std::unordered_set<std::string> ancestors_;  // proper suffixes of every key
   uint32_t serial_ = 1;
 };
 
@@ -68,15 +74,19 @@ class record_store {
   status replace_all(const std::vector<std::pair<std::string, ip_address>>& records);
   void clear();
 
-  std::shared_ptr<const record_table> snapshot() const { return current_.load(); }
+  std::shared_ptr<const record_table> snapshot() const {
+    std::lock_guard lock(snapshot_mu_);
+    return current_;
+  }
 
  private:
   status update(std::string_view name, const ip_address& ip, bool replace);
   void publish(std::shared_ptr<record_table> next);
 
   const size_t max_names_;
-  std::mutex write_mu_;  // guards writers: read-copy-publish of current_
-  std::atomic<std::shared_ptr<const record_table>> current_;
+  std::mutex write_mu_;             // serializes writers: read-copy-publish
+  mutable std::mutex snapshot_mu_;  // guards current_ (the pointer, not the table)
+  std::shared_ptr<const record_table> current_;
 };
 
 // Checks a name for registration and returns its key and whether it was

@@ -165,6 +165,12 @@ decision resolve(std::span<const uint8_t> wire, const record_table& records,
   }
 
   const question& qn = q.questions.front();
+  // Zone transfers and the obsolete mail meta-types are not offered here;
+  // OPT is not a question type at all (RFC 6891 §6.1.1).
+  if (qn.qtype == rr_type::opt) {
+    r.set_rcode(rcode::formerr);
+    return reply(finish(r, q, via));
+  }
   const std::string key = qn.qname.key();
   const std::string dkey = cfg.domain.key();
   const bool in_domain = key == dkey || ends_with_label_boundary(key, dkey);
@@ -179,23 +185,30 @@ decision resolve(std::span<const uint8_t> wire, const record_table& records,
     r.set_rcode(rcode::refused);
     return reply(finish(r, q, via));
   }
+  if (in_domain && qn.qtype >= rr_type::ixfr && qn.qtype <= rr_type::maila) {
+    r.set_rcode(rcode::refused);
+    return reply(finish(r, q, via));
+  }
 
   // 1. A registered name, as registered or under the domain.
+  const std::string relative = in_domain && key != dkey ? key.substr(0, key.size() - dkey.size() - 1) : key;
   const record_entry* e = records.find(key);
-  if (!e && in_domain && key != dkey) e = records.find(key.substr(0, key.size() - dkey.size() - 1));
+  if (!e && relative != key) e = records.find(relative);
   if (e) {
     r.hdr.aa = true;
     answer_addresses(r, qn, *e, in_domain, cfg, records.serial());
     return reply(finish(r, q, via));
   }
-  // 2. The zone itself and unknown names inside it.
+  // 2. The zone itself, names above registered ones (empty non-terminals:
+  //    NODATA) and unknown names inside it (NXDOMAIN).
   if (in_domain) {
     r.hdr.aa = true;
     if (key == dkey && (qn.qtype == rr_type::soa || qn.qtype == rr_type::any))
       r.answers.push_back(soa_record(cfg, records.serial()));
     else
       r.authority.push_back(soa_record(cfg, records.serial()));
-    if (key != dkey) r.set_rcode(rcode::nxdomain);
+    bool exists = key == dkey || records.has_descendants(key) || records.has_descendants(relative);
+    if (!exists) r.set_rcode(rcode::nxdomain);
     return reply(finish(r, q, via));
   }
   // 3. Reverse names of addresses we hold; other reverse names go upstream.

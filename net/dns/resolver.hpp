@@ -7,7 +7,9 @@
 // - A/AAAA for registered names, as registered and under the domain
 //   ("web" answers as "web." and "web.<domain>."), case-insensitively;
 // - NXDOMAIN + SOA for unknown names inside the domain, NODATA (NOERROR +
-//   SOA) for a known name without the asked type;
+//   SOA) for a known name without the asked type and for names above
+//   registered ones (empty non-terminals, RFC 8020); REFUSED for zone
+//   transfers;
 // - PTR (in-addr.arpa, ip6.arpa) for addresses a record holds;
 // - FORMERR for malformed queries whose header is readable, NOTIMP for
 //   opcodes other than QUERY, BADVERS for EDNS versions above 0;

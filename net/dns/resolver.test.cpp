@@ -35,6 +35,7 @@ struct fixture {
     REQUIRE(store->set("db.overlay.", IP("10.0.0.6")).ok());
     REQUIRE(store->set("api.svc.example.", IP("10.0.0.7")).ok());
     REQUIRE(store->set("v6only", IP("fd00::8")).ok());
+    REQUIRE(store->set("c.b", IP("10.0.0.9")).ok());
   }
   decision ask(const std::vector<uint8_t>& q, transport via = transport::udp) {
     return resolve(q, *store->snapshot(), cfg, via);
@@ -85,6 +86,9 @@ TEST_CASE("resolver answers the record table as the issue specifies") {
       {"nope.overlay", rr_type::a, rcode::nxdomain, {}, soa},                  // NXDOMAIN + SOA
       {"a.b.nope.overlay", rr_type::aaaa, rcode::nxdomain, {}, soa},
       {"overlay", rr_type::a, rcode::noerror, {}, soa},                        // the apex: NODATA
+      {"b.overlay", rr_type::a, rcode::noerror, {}, soa},                      // above a.b: NODATA
+      {"c.b.overlay", rr_type::a, rcode::noerror, {"10.0.0.9"}, none},
+      {"x.b.overlay", rr_type::a, rcode::nxdomain, {}, soa},
       {"overlay", rr_type::soa, rcode::noerror, {"SOA overlay."}, none},
       {"5.0.0.10.in-addr.arpa", rr_type::ptr, rcode::noerror, {"web.overlay."}, none},
       {"6.0.0.10.in-addr.arpa", rr_type::ptr, rcode::noerror, {"db.overlay."}, none},
@@ -182,6 +186,12 @@ TEST_CASE("malformed and unusual queries get the rcode RFC 1035 and 6891 ask for
     auto r = f.answer(serialize(m));
     CHECK(r.full_rcode() == rcode::badvers);
     CHECK(r.opt.has_value());
+  }
+  SUBCASE("AXFR of the zone: REFUSED") {
+    CHECK(f.answer(query("overlay", rr_type::axfr), transport::tcp).full_rcode() == rcode::refused);
+  }
+  SUBCASE("OPT as a question type: FORMERR") {
+    CHECK(f.answer(query("web.overlay", rr_type::opt)).full_rcode() == rcode::formerr);
   }
   SUBCASE("class CHAOS inside the zone: REFUSED") {
     message m;

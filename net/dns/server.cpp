@@ -97,6 +97,10 @@ class server::impl {
 
  private:
   status publish_runtime();  // under mu_
+  std::shared_ptr<const runtime> runtime_now() const {
+    std::lock_guard lock(rt_mu_);
+    return rt_;
+  }
   status bind_listen(const endpoint& ep);  // under mu_
   status add_slot(std::unique_ptr<socket_slot> slot);  // under mu_
   void free_retired();  // loop thread, between event batches
@@ -115,7 +119,10 @@ class server::impl {
   void serve_tcp(unique_fd fd, tcp_client* self);
   std::vector<uint8_t> answer_tcp(std::span<const uint8_t> query);
 
-  mutable std::mutex mu_;  // guards cfg_, slots_, running_, thread handles
+  // Lock order: lifecycle_mu_, then mu_. stop() joins the loop holding only
+  // lifecycle_mu_, because the loop itself takes mu_ (free_retired).
+  std::mutex lifecycle_mu_;  // serializes start() and stop()
+  mutable std::mutex mu_;    // guards cfg_, slots_, retired_, running_, loop_thread_
   server_config cfg_;
   bool running_ = false;
   std::vector<std::unique_ptr<socket_slot>> slots_;
@@ -125,7 +132,8 @@ class server::impl {
   int wake_fd_ = -1;  // slots_[1]: "retired_ has work"
   int up4_fd_ = -1, up6_fd_ = -1;
   std::thread loop_thread_;
-  std::atomic<std::shared_ptr<const runtime>> rt_;
+  mutable std::mutex rt_mu_;  // guards rt_ (the pointer; the runtime is immutable)
+  std::shared_ptr<const runtime> rt_;
   atomic_stats stats_;
 
   // Touched only by the loop thread (and by stop() after joining it).
@@ -143,11 +151,13 @@ status server::impl::publish_runtime() {
     return error(errc::exhausted, "DNS: more than " + std::to_string(limits::max_upstreams) + " upstreams");
   auto rt = std::make_shared<runtime>();
   rt->rc.domain = std::move(*d);
-  rt->rc.ttl = cfg_.ttl;
+  // RFC 2181 §8: a TTL is 0..2^31-1 seconds.
+  rt->rc.ttl = std::clamp(cfg_.ttl, std::chrono::seconds(0), std::chrono::seconds(0x7FFFFFFF));
   rt->rc.recursion_available = !cfg_.upstreams.empty();
   rt->upstreams = cfg_.upstreams;
   rt->upstream_timeout = cfg_.upstream_timeout;
-  rt_.store(std::move(rt));
+  std::lock_guard lock(rt_mu_);
+  rt_ = std::move(rt);
   return {};
 }
 
@@ -161,20 +171,35 @@ status server::impl::add_slot(std::unique_ptr<socket_slot> slot) {
   return {};
 }
 
+namespace {
+// A UDP socket and a TCP listener on the same port. With port 0 the kernel
+// picks a free UDP port whose TCP twin may be taken (by any connection's
+// local port), so that case retries with another pick.
+result<std::pair<unique_fd, unique_fd>> open_pair(const endpoint& ep) {
+  for (int attempt = 0;; ++attempt) {
+    auto udp = open_udp(ep);
+    if (!udp) return std::move(udp).err();
+    auto bound = local_endpoint(udp->get());
+    if (!bound) return std::move(bound).err();
+    auto tcp = open_tcp_listener(*bound);
+    if (tcp) return std::pair{std::move(*udp), std::move(*tcp)};
+    if (ep.port() != 0 || tcp.err().sys_errno != EADDRINUSE || attempt == 16) return std::move(tcp).err();
+  }
+}
+}  // namespace
+
 status server::impl::bind_listen(const endpoint& ep) {
-  auto udp = open_udp(ep);
-  if (!udp) return std::move(udp).err();
-  auto bound = local_endpoint(udp->get());
+  auto fds = open_pair(ep);
+  if (!fds) return std::move(fds).err();
+  auto& [udp, tcp] = *fds;
+  auto bound = local_endpoint(udp.get());
   if (!bound) return std::move(bound).err();
   bool wildcard = ep.ip().is_unspecified();
-  if (wildcard) OVERLAYD_TRY(enable_pktinfo(udp->get(), ep.ip().fam()));
-  // TCP on the same port as UDP (matters when the port was 0).
-  auto tcp = open_tcp_listener(*bound);
-  if (!tcp) return std::move(tcp).err();
+  if (wildcard) OVERLAYD_TRY(enable_pktinfo(udp.get(), ep.ip().fam()));
   OVERLAYD_TRY(add_slot(std::make_unique<socket_slot>(
-      socket_slot{socket_slot::kind::udp, std::move(*udp), *bound, ep, wildcard})));
+      socket_slot{socket_slot::kind::udp, std::move(udp), *bound, ep, wildcard})));
   auto s = add_slot(std::make_unique<socket_slot>(
-      socket_slot{socket_slot::kind::tcp, std::move(*tcp), *bound, ep, wildcard}));
+      socket_slot{socket_slot::kind::tcp, std::move(tcp), *bound, ep, wildcard}));
   if (!s) {  // all or nothing: take the UDP half back out
     ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, slots_.back()->fd.get(), nullptr);
     slots_.pop_back();
@@ -183,6 +208,7 @@ status server::impl::bind_listen(const endpoint& ep) {
 }
 
 status server::impl::start() {
+  std::lock_guard life(lifecycle_mu_);
   std::lock_guard lock(mu_);
   if (running_) return {};
   OVERLAYD_TRY(publish_runtime());
@@ -228,10 +254,16 @@ void server::impl::close_all() {
 }
 
 void server::impl::stop() {
+  std::lock_guard life(lifecycle_mu_);
+  std::thread loop;
+  {
+    std::lock_guard lock(mu_);
+    if (!running_) return;
+    signal_stop(stop_fd_);  // stays readable: wakes the loop and every TCP thread
+    loop = std::move(loop_thread_);
+  }
+  loop.join();
   std::lock_guard lock(mu_);
-  if (!running_) return;
-  signal_stop(stop_fd_);  // stays readable: wakes the loop and every TCP thread
-  loop_thread_.join();
   close_all();
   running_ = false;
 }
@@ -383,7 +415,7 @@ void server::impl::on_udp(const socket_slot& s) {
     int n = ::recvmmsg(s.fd.get(), b.in, udp_batch::size, MSG_DONTWAIT, nullptr);
     if (n <= 0) return;
     stats_.udp_queries += static_cast<uint64_t>(n);
-    auto rt = rt_.load();
+    auto rt = runtime_now();
     auto records = store_->snapshot();
     unsigned out = 0;
     for (int i = 0; i < n; ++i) {
@@ -425,7 +457,7 @@ int server::impl::upstream_fd(const endpoint& up) const { return up.ip().is_v4()
 // Sends the query to upstream p.upstream (then the next ones if sending
 // fails); SERVFAIL when none is left or the pending table is full.
 void server::impl::forward_udp(pending_forward p) {
-  auto rt = rt_.load();
+  auto rt = runtime_now();
   while (p.upstream < rt->upstreams.size()) {
     p.upstream_addr = rt->upstreams[p.upstream];
     p.deadline = clock::now() + rt->upstream_timeout;
@@ -436,6 +468,8 @@ void server::impl::forward_udp(pending_forward p) {
     }
     if (pending_.size() >= limits::max_pending_forwards) break;  // full: SERVFAIL now
     message m = p.query;
+    // Our upstream socket reads at most udp_payload_max octets.
+    if (m.opt) m.opt->udp_payload = std::min<uint16_t>(m.opt->udp_payload, limits::udp_payload_max);
     auto id = pending_.insert(std::move(p));
     if (!id) return;  // unreachable: the size was checked above
     m.hdr.id = *id;
@@ -456,7 +490,7 @@ void server::impl::forward_udp(pending_forward p) {
 void server::impl::reply_servfail(const pending_forward& p) {
   ++stats_.upstream_failures;
   if (p.listen_fd < 0) return;
-  send_datagram(p.listen_fd, error_reply(p.query, rcode::servfail, rt_.load()->rc), p.client, p.local);
+  send_datagram(p.listen_fd, error_reply(p.query, rcode::servfail, runtime_now()->rc), p.client, p.local);
 }
 
 void server::impl::on_upstream(const socket_slot& s) {
@@ -511,7 +545,7 @@ void server::impl::on_accept(const socket_slot& s) {
 
 std::vector<uint8_t> server::impl::answer_tcp(std::span<const uint8_t> query) {
   ++stats_.tcp_queries;
-  auto rt = rt_.load();
+  auto rt = runtime_now();
   auto d = resolve(query, *store_->snapshot(), rt->rc, transport::tcp);
   if (d.act == decision::action::reply) {
     ++stats_.answered;

@@ -3,6 +3,7 @@
 #include <sys/random.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "net/dns/limits.hpp"
@@ -44,6 +45,8 @@ result<std::vector<uint8_t>> over_udp(const message& query, const endpoint& up, 
   if (!fd) return std::move(fd).err();
   message m = query;
   m.hdr.id = random_id();
+  // We read at most udp_payload_max octets; TC and TCP cover the rest.
+  if (m.opt) m.opt->udp_payload = std::min<uint16_t>(m.opt->udp_payload, limits::udp_payload_max);
   auto wire = serialize(m);
   if (::send(fd->get(), wire.data(), wire.size(), 0) < 0)
     return system_error("send to upstream", up.to_string(), errno);

@@ -13,6 +13,7 @@
 // (an actor, the host mutator) per instance.
 #pragma once
 
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -67,8 +68,17 @@ class firewall {
   firewall(firewall_config cfg, nft_context nft) : cfg_(std::move(cfg)), nft_(std::move(nft)) {}
   status run(const std::string& commands);
 
+  status ensure_member_once(std::string_view network, const net::ip_address& member,
+                            const net::ip_address& node_ip, const net::cidr& cluster);
+  void forget_cache() noexcept;
+
   firewall_config cfg_;
   nft_context nft_;
+  // What this instance created or saw, to skip nft probes on the hot path
+  // (a member add is then one transaction). If someone else deletes our
+  // objects, the transaction fails, the cache is dropped and we retry once.
+  bool table_known_ = false;
+  std::set<std::string> networks_known_;  // "<id>/<4|6>"
 };
 
 }  // namespace overlayd::firewall

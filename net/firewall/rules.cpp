@@ -61,10 +61,21 @@ std::string render_skeleton(std::string_view table) {
   t += "  chain postrouting {\n    type nat hook postrouting priority srcnat; policy accept;\n"
        "    jump masq\n  }\n";
   t += "}\n";
+  // The bridge twin: frames between two ports of one bridge (a shared
+  // bridge) never reach the inet forward hook, so isolation is applied to
+  // bridged traffic here, with the same maps, sets and chains.
+  t += "table bridge " + std::string(table) + " {\n";
+  for (const char* dir : {"src", "dst"}) {
+    for (net::family f : {net::family::v4, net::family::v6})
+      t += std::string("  map iso_") + dir + fam_digit(f) + " { type " + fam_type(f) +
+           " : verdict; }\n";
+  }
+  t += "  chain forward {\n    type filter hook forward priority filter; policy accept;\n"
+       "    ip saddr vmap @iso_src4\n    ip daddr vmap @iso_dst4\n"
+       "    ip6 saddr vmap @iso_src6\n    ip6 daddr vmap @iso_dst6\n  }\n";
+  t += "}\n";
   return t;
 }
-
-std::string render_delete_table(std::string_view table) { return "delete table " + T(table) + "\n"; }
 
 std::string render_clear_subnet_rules(std::string_view table) {
   return "flush chain " + T(table) + " subnet_in\nflush chain " + T(table) + " subnet_fwd\n";
@@ -108,20 +119,23 @@ std::string render_network(std::string_view table, std::string_view net_id, net:
   const std::string set = "m" + d + "_" + id, s = "s" + d + "_" + id, dd = "d" + d + "_" + id;
   const std::string node = node_ip.to_string(), cl = cluster.normalized().to_string();
   std::string t;
-  t += "add set " + T(table) + " " + set + " { type " + fam_type(fam) + "; }\n";
-  t += "add chain " + T(table) + " " + s + "\n";
-  t += "add chain " + T(table) + " " + dd + "\n";
-  t += "flush chain " + T(table) + " " + s + "\n";
-  t += "flush chain " + T(table) + " " + dd + "\n";
-  // Source side: own network, the node IP (DNS, gateway) and egress pass;
-  // any other overlay address is dropped.
-  t += "add rule " + T(table) + " " + s + " " + kw + " daddr @" + set + " accept\n";
-  t += "add rule " + T(table) + " " + s + " " + kw + " daddr " + node + " accept\n";
-  t += "add rule " + T(table) + " " + s + " " + kw + " daddr " + cl + " drop\n";
-  // Destination side, the mirror: only own network and the node reach in.
-  t += "add rule " + T(table) + " " + dd + " " + kw + " saddr @" + set + " accept\n";
-  t += "add rule " + T(table) + " " + dd + " " + kw + " saddr " + node + " accept\n";
-  t += "add rule " + T(table) + " " + dd + " " + kw + " saddr " + cl + " drop\n";
+  for (const std::string tf : {"inet ", "bridge "}) {
+    const std::string tt = tf + std::string(table);
+    t += "add set " + tt + " " + set + " { type " + fam_type(fam) + "; }\n";
+    t += "add chain " + tt + " " + s + "\n";
+    t += "add chain " + tt + " " + dd + "\n";
+    t += "flush chain " + tt + " " + s + "\n";
+    t += "flush chain " + tt + " " + dd + "\n";
+    // Source side: own network, the node IP (DNS, gateway) and egress pass;
+    // any other overlay address is dropped.
+    t += "add rule " + tt + " " + s + " " + kw + " daddr @" + set + " accept\n";
+    t += "add rule " + tt + " " + s + " " + kw + " daddr " + node + " accept\n";
+    t += "add rule " + tt + " " + s + " " + kw + " daddr " + cl + " drop\n";
+    // Destination side, the mirror: only own network and the node reach in.
+    t += "add rule " + tt + " " + dd + " " + kw + " saddr @" + set + " accept\n";
+    t += "add rule " + tt + " " + dd + " " + kw + " saddr " + node + " accept\n";
+    t += "add rule " + tt + " " + dd + " " + kw + " saddr " + cl + " drop\n";
+  }
   return t;
 }
 
@@ -129,20 +143,26 @@ std::string render_member_add(std::string_view table, std::string_view net_id,
                               const net::ip_address& member) {
   const std::string d(1, fam_digit(member.fam())), id(net_id), m = member.to_string();
   std::string t;
-  t += "add element " + T(table) + " m" + d + "_" + id + " { " + m + " }\n";
-  t += "add element " + T(table) + " iso_src" + d + " { " + m + " : jump s" + d + "_" + id + " }\n";
-  t += "add element " + T(table) + " iso_dst" + d + " { " + m + " : jump d" + d + "_" + id + " }\n";
+  for (const std::string tf : {"inet ", "bridge "}) {
+    const std::string tt = tf + std::string(table);
+    t += "add element " + tt + " m" + d + "_" + id + " { " + m + " }\n";
+    t += "add element " + tt + " iso_src" + d + " { " + m + " : jump s" + d + "_" + id + " }\n";
+    t += "add element " + tt + " iso_dst" + d + " { " + m + " : jump d" + d + "_" + id + " }\n";
+  }
   return t;
 }
 
 std::vector<std::string> render_member_remove(std::string_view table, std::string_view net_id,
                                               const net::ip_address& member) {
   const std::string d(1, fam_digit(member.fam())), id(net_id), m = member.to_string();
-  return {
-      "delete element " + T(table) + " iso_src" + d + " { " + m + " }\n",
-      "delete element " + T(table) + " iso_dst" + d + " { " + m + " }\n",
-      "delete element " + T(table) + " m" + d + "_" + id + " { " + m + " }\n",
-  };
+  std::vector<std::string> out;
+  for (const std::string tf : {"inet ", "bridge "}) {
+    const std::string tt = tf + std::string(table);
+    out.push_back("delete element " + tt + " iso_src" + d + " { " + m + " }\n");
+    out.push_back("delete element " + tt + " iso_dst" + d + " { " + m + " }\n");
+    out.push_back("delete element " + tt + " m" + d + "_" + id + " { " + m + " }\n");
+  }
+  return out;
 }
 
 status check_isolation_args(const net::ip_address& member, const net::ip_address& node_ip,

@@ -12,8 +12,13 @@
 //   base chains input / forward / postrouting (policy accept) jump to them;
 //   forward consults the isolation maps before the cluster accepts.
 //
-// Adding a member to an existing network is three element adds in one
-// transaction (its set and the two maps), never a rule per pair.
+// `table bridge <T>` twins the isolation part (maps, sets, s/d chains and a
+// forward hook) for frames bridged between ports of one bridge, which never
+// reach the inet forward hook (no br_netfilter needed).
+//
+// Adding a member to an existing network is six element adds in one
+// transaction (its set and the two maps, in both tables), never a rule per
+// pair.
 #pragma once
 
 #include <string>
@@ -34,7 +39,6 @@ std::string network_id(std::string_view network);
 
 std::string render_table_exists_probe(std::string_view table);
 std::string render_skeleton(std::string_view table);
-std::string render_delete_table(std::string_view table);
 
 std::string render_subnet_rules(std::string_view table, const std::vector<net::cidr>& cidrs);
 std::string render_clear_subnet_rules(std::string_view table);
@@ -48,7 +52,7 @@ std::string render_network_probe(std::string_view table, std::string_view net_id
                                  net::family fam);
 std::string render_member_add(std::string_view table, std::string_view net_id,
                               const net::ip_address& member);
-// The three element deletes, one command each (so each can fail alone).
+// The element deletes (both tables), one command each (so each can fail alone).
 std::vector<std::string> render_member_remove(std::string_view table, std::string_view net_id,
                                               const net::ip_address& member);
 

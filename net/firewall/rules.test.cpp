@@ -56,14 +56,19 @@ TEST_CASE("a network renders its set and two chains; a member is three element a
   CHECK(has(net, "add rule inet ovl s4_n_a ip daddr 10.200.0.1 accept"));
   CHECK(has(net, "add rule inet ovl s4_n_a ip daddr 10.200.0.0/16 drop"));
   CHECK(has(net, "add rule inet ovl d4_n_a ip saddr 10.200.0.0/16 drop"));
+  CHECK(has(net, "add rule bridge ovl s4_n_a ip daddr @m4_n_a accept"));
   auto add = render_member_add("ovl", "n_a", A("10.200.1.5"));
   CHECK(add ==
         "add element inet ovl m4_n_a { 10.200.1.5 }\n"
         "add element inet ovl iso_src4 { 10.200.1.5 : jump s4_n_a }\n"
-        "add element inet ovl iso_dst4 { 10.200.1.5 : jump d4_n_a }\n");
+        "add element inet ovl iso_dst4 { 10.200.1.5 : jump d4_n_a }\n"
+        "add element bridge ovl m4_n_a { 10.200.1.5 }\n"
+        "add element bridge ovl iso_src4 { 10.200.1.5 : jump s4_n_a }\n"
+        "add element bridge ovl iso_dst4 { 10.200.1.5 : jump d4_n_a }\n");
   auto rm = render_member_remove("ovl", "n_a", A("fd00::5"));
-  REQUIRE(rm.size() == 3);
+  REQUIRE(rm.size() == 6);
   CHECK(rm[0] == "delete element inet ovl iso_src6 { fd00::5 }\n");
+  CHECK(rm[5] == "delete element bridge ovl m6_n_a { fd00::5 }\n");
 }
 
 TEST_CASE("isolation arguments must share one family") {
@@ -79,6 +84,7 @@ TEST_CASE("the skeleton hooks input, forward and postrouting with policy accept"
   CHECK(has(t, "type nat hook postrouting priority srcnat; policy accept;"));
   CHECK(has(t, "ip saddr vmap @iso_src4"));
   CHECK(t.find("vmap @iso_dst6") < t.find("jump subnet_fwd"));
+  CHECK(has(t, "table bridge ovl {"));
 }
 
 TEST_CASE("iptables accepts are tagged, waited on and cover input and both forward directions") {

@@ -63,7 +63,9 @@ std::string serialize(const std::vector<change>& changes) {
   doc["changes"] = nlohmann::json::array();
   for (const auto& c : changes)
     doc["changes"].push_back({{"kind", to_string(c.kind)}, {"params", c.params}});
-  return doc.dump(1) + "\n";
+  // `replace`: never throws on invalid UTF-8 (mutator only journals ASCII
+  // names, so nothing is actually replaced).
+  return doc.dump(1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
 }
 
 result<std::vector<change>> deserialize(std::string_view text) {

@@ -106,4 +106,5 @@ TEST_CASE("sysctl keys map to /proc/sys paths, with '/' standing for a dot in a 
   }
   CHECK(ipv6_forwarding_key("zl-x-b") == "net.ipv6.conf.zl-x-b.forwarding");
   CHECK(ipv6_forwarding_key("eth0.5") == "net.ipv6.conf.eth0/5.forwarding");
+  CHECK(ipv6_force_forwarding_key("zl-x-b") == "net.ipv6.conf.zl-x-b.force_forwarding");
 }

@@ -147,7 +147,17 @@ status mutator::enable_ipv4_forwarding() {
 
 status mutator::enable_ipv6_forwarding(std::string_view dev) {
   OVERLAYD_TRY(netlink::check_ifname(dev));
-  return set_sysctl_journaled(s_->jr, ipv6_forwarding_key(dev), "1");
+  OVERLAYD_TRY(set_sysctl_journaled(s_->jr, ipv6_forwarding_key(dev), "1"));
+  // Without force_forwarding (Linux >= 6.17) the kernel forwards v6 only
+  // when all.forwarding is on, which we never set (see sysctl.hpp). Older
+  // kernels lack the knob: v6 transit through this host then needs the
+  // operator to enable all.forwarding knowingly.
+  const std::string force = ipv6_force_forwarding_key(dev);
+  if (!read_sysctl(force)) {
+    spdlog::warn("{} is absent (kernel < 6.17): IPv6 is forwarded only with all.forwarding=1", force);
+    return {};
+  }
+  return set_sysctl_journaled(s_->jr, force, "1");
 }
 
 // ---- network managers ------------------------------------------------------
@@ -206,6 +216,11 @@ status mutator::remove_masquerade() {
 
 status mutator::ensure_member_isolation(std::string_view network, const net::ip_address& member,
                                         const net::ip_address& node_ip, const net::cidr& cluster) {
+  // The name goes into the journal verbatim: printable ASCII only, bounded.
+  bool printable = !network.empty() && network.size() <= 128;
+  for (unsigned char ch : network) printable = printable && ch >= 0x20 && ch < 0x7f;
+  if (!printable)
+    return error(errc::invalid_argument, "isolation network name must be 1..128 printable ASCII bytes");
   OVERLAYD_TRY(record_table());
   OVERLAYD_TRY(record(make(change_kind::nft_member, {{"table", s_->fw.table()},
                                                      {"network", std::string(network)},

@@ -80,7 +80,11 @@ class mutator {
   status delete_route(const net::cidr& dst, std::string_view dev);
 
   // ---- sysctls ----
+  // net.ipv4.ip_forward=1 (global; v4 has no per-interface routing knob).
   status enable_ipv4_forwarding();
+  // net.ipv6.conf.<dev>.forwarding=1 and, where the kernel has it (>= 6.17),
+  // force_forwarding=1: per-interface, never all.forwarding. Call it for the
+  // interfaces overlay traffic enters by (bridges, host-side veths, wg).
   status enable_ipv6_forwarding(std::string_view dev);
 
   // ---- network managers ----

@@ -53,11 +53,20 @@ status write_sysctl(std::string_view key, std::string_view value, std::string_vi
   return {};
 }
 
-std::string ipv6_forwarding_key(std::string_view dev) {
+namespace {
+
+std::string conf_key(std::string_view dev, std::string_view leaf) {
   std::string d(dev);
   for (char& c : d)
     if (c == '.') c = '/';
-  return "net.ipv6.conf." + d + ".forwarding";
+  return "net.ipv6.conf." + d + "." + std::string(leaf);
+}
+
+}  // namespace
+
+std::string ipv6_forwarding_key(std::string_view dev) { return conf_key(dev, "forwarding"); }
+std::string ipv6_force_forwarding_key(std::string_view dev) {
+  return conf_key(dev, "force_forwarding");
 }
 
 }  // namespace overlayd::host

@@ -25,5 +25,9 @@ inline constexpr std::string_view ipv4_forward_key = "net.ipv4.ip_forward";
 // accept_ra=0 on every interface, dropping the RA-learned default route and
 // PMTU of the physical NIC (see the seed's enable_forwarding_for_attach).
 std::string ipv6_forwarding_key(std::string_view dev);
+// Linux >= 6.17: per-interface `forwarding` alone does not route (the
+// kernel's ip6_forward checks all.forwarding); `force_forwarding` on the
+// ingress interface does. Absent on older kernels.
+std::string ipv6_force_forwarding_key(std::string_view dev);
 
 }  // namespace overlayd::host

@@ -73,7 +73,8 @@ void connect_planner::remove_peer(const std::string& peer) { peers_.erase(peer);
 
 steady::duration connect_planner::pair_budget(const peer_state& p) const {
   auto n = std::max<size_t>(p.pairs.size(), 1);
-  steady::duration share = params_.hole_punch_timeout / n;
+  steady::duration rest = params_.hole_punch_timeout - std::min<steady::duration>(params_.punch_lead, params_.hole_punch_timeout);
+  steady::duration share = rest / n;
   return std::max<steady::duration>(share, std::chrono::seconds(1));
 }
 
@@ -117,6 +118,10 @@ void connect_planner::tick_peer(const std::string& id, peer_state& p, steady::ti
                "handshake completed via " + hs.current->to_string(), now);
         return;
       }
+      if (!p.pair_started && now >= p.pair_deadline) {
+        start_pair(id, p, now, out);  // the punch lead is over
+        return;
+      }
       if (now >= p.pair_deadline) {
         ++p.pair_index;
         if (p.pair_index < p.pairs.size()) start_pair(id, p, now, out);
@@ -127,12 +132,20 @@ void connect_planner::tick_peer(const std::string& id, peer_state& p, steady::ti
         for (const auto& pr : p.pairs) out.push_back({connect_action::kind::punch, id, pr.remote.address});
         p.next_punch = now + params_.punch_interval;
       }
+      if (p.pair_started && now >= p.next_initiate) {
+        out.push_back({connect_action::kind::initiate_handshake, id, p.pairs[p.pair_index].remote.address});
+        p.next_initiate = now + params_.reinitiate;
+      }
       return;
     case phase::relaying:
       if (since_attempt) {
         finish(p, connection_type::relayed, p.relay_endpoint, "direct pairs failed; handshake through relay " +
                                                                   p.relay_endpoint->to_string(), now);
         return;
+      }
+      if (now >= p.next_initiate && now < p.pair_deadline) {
+        out.push_back({connect_action::kind::initiate_handshake, id, *p.relay_endpoint});
+        p.next_initiate = now + params_.reinitiate;
       }
       if (now >= p.pair_deadline) {
         finish(p, connection_type::unreachable, std::nullopt,
@@ -153,22 +166,28 @@ void connect_planner::begin_attempt(const std::string& id, peer_state& p, steady
   while (p.log.size() > connect_log_depth) p.log.pop_front();
   if (p.pairs.empty()) {
     p.pair_deadline = now;
+    p.pair_started = true;
     p.ph = phase::punching;
     return;  // the next tick goes straight to the relay decision
   }
   p.ph = phase::punching;
-  start_pair(id, p, now, out);
+  p.pair_started = false;
+  p.pair_deadline = now + params_.punch_lead;
+  p.next_punch = now + params_.punch_interval;
+  for (const auto& q : p.pairs) out.push_back({connect_action::kind::punch, id, q.remote.address});
 }
 
 void connect_planner::start_pair(const std::string& id, peer_state& p, steady::time_point now,
                                  std::vector<connect_action>& out) {
   const auto& pr = p.pairs[p.pair_index];
+  p.pair_started = true;
   p.log.back().pairs_tried.push_back(std::string(to_string(pr.remote.type)) + " " + pr.remote.address.to_string());
   p.pair_deadline = now + pair_budget(p);
   p.next_punch = now + params_.punch_interval;
   out.push_back({connect_action::kind::set_endpoint, id, pr.remote.address});
   for (const auto& q : p.pairs) out.push_back({connect_action::kind::punch, id, q.remote.address});
   out.push_back({connect_action::kind::initiate_handshake, id, pr.remote.address});
+  p.next_initiate = now + params_.reinitiate;
 }
 
 void connect_planner::after_pairs(const std::string& id, peer_state& p, steady::time_point now,
@@ -192,6 +211,7 @@ void connect_planner::after_pairs(const std::string& id, peer_state& p, steady::
     out.push_back({connect_action::kind::bind_relay, id, c.address});
     out.push_back({connect_action::kind::set_endpoint, id, c.address});
     out.push_back({connect_action::kind::initiate_handshake, id, c.address});
+    p.next_initiate = now + params_.reinitiate;
     return;
   }
   finish(p, connection_type::unreachable, std::nullopt, why + "; no usable relay candidate", now);

@@ -6,9 +6,11 @@
 // caller (nat_orchestrator) performs the actions on the device.
 //
 // Per peer:  idle -> punching -> (connected | relaying -> connected | unreachable)
-//   * punching: pairs in priority order (at most max_pairs), each for an equal
-//     share of hole_punch_timeout (at least 1 s); punches go to every pair's
-//     remote address each punch_interval so both NATs open mappings.
+//   * punching: first punch_lead of low-TTL punches only (see punch_ttl), then
+//     pairs in priority order (at most max_pairs), each for an equal share of
+//     the rest of hole_punch_timeout (at least 1 s); punches keep going to
+//     every pair's remote address each punch_interval so both NATs open
+//     mappings.
 //   * success = a handshake completed after the attempt began; the address it
 //     came from wins ("direct" for a peer host candidate, else "hole-punched").
 //   * a peer is tried when it has no handshake newer than fresh_for (75 s);
@@ -62,7 +64,7 @@ struct connect_action {
   enum class kind {
     set_endpoint,        // point the peer's WireGuard endpoint at `to`
     initiate_handshake,  // send a handshake initiation to the peer now
-    punch,               // send a small punch datagram to `to` from the WG socket
+    punch,               // send a small datagram to `to` from the WG socket with IP TTL punch_ttl
     bind_relay,          // pair with `to` (a relay candidate) on our relay client
   };
   kind what;
@@ -89,6 +91,8 @@ struct connect_params {
   size_t max_pairs = default_max_candidate_pairs;
   std::chrono::seconds hole_punch_timeout = default_hole_punch_timeout;
   std::chrono::milliseconds punch_interval = nat::punch_interval;
+  std::chrono::milliseconds punch_lead = nat::punch_lead;  // low-TTL punches before the first initiation
+  std::chrono::milliseconds reinitiate = reinitiate_interval;
   std::chrono::seconds direct_retry = direct_retry_interval;
   std::chrono::seconds fresh_for = handshake_fresh_for;
   std::chrono::seconds lost_after = handshake_lost_after;
@@ -118,8 +122,9 @@ class connect_planner {
     std::optional<endpoint> remote_endpoint;
     std::vector<candidate_pair> pairs;
     size_t pair_index = 0;
+    bool pair_started = false;  // false during the punch lead
     bool retrying_direct = false;  // punching while a relay path exists
-    steady::time_point attempt_start{}, pair_deadline{}, next_punch{}, next_attempt{};
+    steady::time_point attempt_start{}, pair_deadline{}, next_punch{}, next_attempt{}, next_initiate{};
     std::optional<endpoint> relay_endpoint;
     std::deque<connect_attempt> log;
   };

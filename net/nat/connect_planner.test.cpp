@@ -37,7 +37,7 @@ struct world {
   }
 };
 
-connect_planner planner() { return connect_planner({10, 15s, 500ms, 120s, 75s, 180s}); }
+connect_planner planner() { return connect_planner({10, 15s, 500ms, 1500ms, 2000ms, 120s, 75s, 180s}); }
 
 }  // namespace
 
@@ -161,7 +161,14 @@ TEST_CASE("a peer already handshaking is left alone and a stale one is reconnect
   now += 90s;  // older than 180 s: the session is lost, reconnect
   auto acts = w.step(pl, now);
   CHECK_FALSE(acts.empty());
+  // The attempt opens with low-TTL punches only; the endpoint moves and the
+  // initiation goes out once the punch lead is over.
+  for (const auto& a : acts) CHECK(a.what == connect_action::kind::punch);
+  now += 1500ms;
+  acts = w.step(pl, now);
+  REQUIRE_FALSE(acts.empty());
   CHECK(acts.front().what == connect_action::kind::set_endpoint);
+  CHECK(acts.back().what == connect_action::kind::initiate_handshake);
 }
 
 TEST_CASE("peer and candidate counts are bounded") {

@@ -39,6 +39,17 @@ inline constexpr std::chrono::seconds handshake_fresh_for{75};
 inline constexpr std::chrono::seconds handshake_lost_after{180};
 inline constexpr std::chrono::seconds direct_retry_interval{120};
 inline constexpr std::chrono::milliseconds punch_interval{500};
+// Punch packets go out with a low TTL: enough to leave our own NAT and open
+// its mapping, too small to reach the peer's NAT. A full-TTL packet that
+// reaches the peer's NAT before the peer has sent anything creates conntrack
+// state there that makes the peer's own mapping clash and move to another
+// port (seen with Linux masquerade), which defeats the punch. So each
+// attempt punches for punch_lead before the first handshake initiation.
+inline constexpr int punch_ttl = 2;
+inline constexpr std::chrono::milliseconds punch_lead{1500};
+// While a pair or the relay is being tried, the initiation is repeated this
+// often (the first ones may die before the peer's side is ready).
+inline constexpr std::chrono::milliseconds reinitiate_interval{2000};
 inline constexpr size_t connect_log_depth = 8;
 
 // --- Our relay (docs/relay-protocol.md) ---

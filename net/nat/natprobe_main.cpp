@@ -6,6 +6,8 @@
 //   overlay-natprobe relay-alloc --relay EP --credential-file F --count N
 //   overlay-natprobe turn --server EP --user U --password-file F --peer EP [--count N]
 //   overlay-natprobe udp-echo --bind IP:PORT [--timeout S]
+//   overlay-natprobe connect --bind IP:PORT --stun EP [--relay EP --credential-file F]
+//                    --out FILE --peer-file FILE     candidates + connect planner on one socket
 //
 // Each prints one fact per line ("reflexive ...", "echoed 5/5") and exits 0
 // on success, 1 on failure, 2 on bad usage. Every wait is bounded (--timeout).
@@ -17,6 +19,7 @@
 #include <iostream>
 #include <memory>
 
+#include "net/nat/natprobe_connect.hpp"
 #include "net/nat/relay_client.hpp"
 #include "net/nat/stun_client.hpp"
 #include "net/nat/turn_client.hpp"
@@ -309,7 +312,24 @@ int main(int argc, char** argv) {
   uecho->add_option("--bind", bind, "local ip:port")->required();
   uecho->add_option("--timeout", timeout, "seconds");
 
+  natprobe_connect_args ca;
+  auto* conn = app.add_subcommand("connect", "gather candidates on one socket and run the connect planner");
+  conn->add_option("--bind", ca.bind, "local ip:port (the 'WireGuard' socket)")->required();
+  conn->add_option("--stun", ca.stun, "STUN server ip:port")->required();
+  conn->add_option("--relay", ca.relay, "our relay ip:port");
+  conn->add_option("--credential-file", ca.credential_file, "relay credential file");
+  conn->add_option("--turn", ca.turn, "TURN server ip:port (relay candidate from TURN)");
+  conn->add_option("--turn-user", ca.turn_user, "TURN username");
+  conn->add_option("--turn-password-file", ca.turn_password_file, "file with the TURN password");
+  conn->add_option("--out", ca.out, "write our candidates here")->required();
+  conn->add_option("--peer-file", ca.peer_file, "read the peer's candidates here")->required();
+  conn->add_option("--timeout", ca.timeout, "seconds");
+  conn->add_option("--hole-punch-timeout", ca.hole_punch_timeout, "seconds");
+  conn->add_option("--punch-ttl", ca.punch_ttl, "IP TTL of punch packets");
+  conn->add_option("--linger", ca.linger, "seconds to keep answering after the outcome");
+
   CLI11_PARSE(app, argc, argv);
+  if (conn->parsed()) return natprobe_connect(ca);
   if (stun->parsed()) return cmd_stun(bind, servers, timeout);
   if (echo->parsed()) return cmd_relay_echo(ra);
   if (alloc->parsed()) return cmd_relay_alloc(ra);

@@ -22,11 +22,11 @@ void wake(const unique_fd& fd) {
 result<std::unique_ptr<device>> device::create(device_options opts) {
   if (opts.mtu < 576 || opts.mtu > 9000)
     return error(errc::invalid_argument, "device " + opts.name + ": MTU must be 576..9000");
-  auto tun = tun_device::create(opts.name);
+  auto tun = tun_device::create(opts.name, opts.offload);
   if (!tun) return tun.err();
   if (opts.configure_link)
     OVERLAYD_TRY(configure_tun_link(tun->name(), opts.mtu, opts.addresses));
-  auto udp = udp_socket::bind(opts.listen_port);
+  auto udp = udp_socket::bind(opts.listen_port, 0, opts.udp_offload);
   if (!udp) return udp.err();
   std::unique_ptr<device> d(
       new device(std::move(*tun), std::make_shared<udp_socket>(std::move(*udp)), opts));
@@ -46,6 +46,7 @@ result<std::unique_ptr<device>> device::create(device_options opts) {
 device::device(tun_device tun, std::shared_ptr<udp_socket> udp, device_options& opts)
     : tun_(std::move(tun)),
       mtu_(opts.mtu),
+      udp_offload_(opts.udp_offload),
       clock_(opts.clk ? *opts.clk : system_clock_),
       cookies_(clock_),
       io_(std::make_unique<impl>(*this)),
@@ -95,24 +96,27 @@ overlayd::status device::apply(const device_update& u) {
 }
 
 overlayd::status device::apply_locked(const device_update& u) {
-  // The socket first: a port in use fails the whole update before any change.
-  if (u.listen_port && *u.listen_port != udp_.load()->port())
-    OVERLAYD_TRY(rebind_locked(*u.listen_port));
+  // Bind a new socket first (a port in use fails the update before any
+  // change), but switch to it only once the rest of the update is valid.
+  std::shared_ptr<udp_socket> fresh;
+  if (u.listen_port && *u.listen_port != udp_.load()->port()) {
+    auto s = udp_socket::bind(*u.listen_port, u.fwmark.value_or(snap_.load()->fwmark), udp_offload_);
+    if (!s) return s.err();
+    fresh = std::make_shared<udp_socket>(std::move(*s));
+  }
+  if (u.fwmark && !fresh) OVERLAYD_TRY(udp_.load()->set_fwmark(*u.fwmark));
   apply_effects fx;
   auto next = builder_.apply(*snap_.load(), u, fx);
   if (!next) return next.err();
-  if (fx.fwmark) OVERLAYD_TRY(udp_.load()->set_fwmark(*fx.fwmark));
   if (fx.identity_changed && (*next)->identity) cookies_.set_identity((*next)->identity->public_key);
   snap_.store(std::move(*next));
+  if (fresh) switch_socket_locked(std::move(fresh));
   return {};
 }
 
-overlayd::status device::rebind_locked(uint16_t port) {
-  auto s = udp_socket::bind(port, snap_.load()->fwmark);
-  if (!s) return s.err();
-  udp_.store(std::make_shared<udp_socket>(std::move(*s)));
+void device::switch_socket_locked(std::shared_ptr<udp_socket> s) {
+  udp_.store(std::move(s));
   wake(io_->rx_wake);  // the receive thread picks up the new socket
-  return {};
 }
 
 overlayd::status device::set_private_key(const secret_key& sk) {
@@ -123,8 +127,11 @@ overlayd::status device::set_private_key(const secret_key& sk) {
 
 result<uint16_t> device::set_listen_port(uint16_t port) {
   std::lock_guard lk(ctl_mu_);
-  OVERLAYD_TRY(rebind_locked(port));
-  return udp_.load()->port();
+  auto s = udp_socket::bind(port, snap_.load()->fwmark, udp_offload_);
+  if (!s) return s.err();
+  const uint16_t bound = s->port();
+  switch_socket_locked(std::make_shared<udp_socket>(std::move(*s)));
+  return bound;
 }
 
 overlayd::status device::upsert_peer(const peer_update& p) {
@@ -245,6 +252,12 @@ device_counters device::counters() const {
   r.tx_staged_dropped = c.tx_staged_dropped.load();
   r.tx_send_failed = c.tx_send_failed.load();
   r.tun_write_failed = c.tun_write_failed.load();
+  r.tun_reads = c.tun_reads.load();
+  r.tun_writes = c.tun_writes.load();
+  r.tx_packets = c.tx_packets.load();
+  r.tx_sendmmsg = c.tx_sendmmsg.load();
+  r.rx_packets = c.rx_packets.load();
+  r.rx_recvmmsg = c.rx_recvmmsg.load();
   return r;
 }
 

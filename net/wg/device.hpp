@@ -55,6 +55,8 @@ struct device_options {
   std::optional<secret_key> private_key;
   std::string uapi_dir = "/var/run/wireguard";  // empty = no UAPI socket
   bool configure_link = true;           // MTU, addresses, up over netlink
+  bool offload = true;                  // TUN TSO/GSO offloads (offload.hpp)
+  bool udp_offload = true;              // UDP GSO/GRO on the socket (udp.hpp)
   const clock* clk = nullptr;           // null = the system clocks
 };
 
@@ -72,6 +74,13 @@ struct device_counters {
   uint64_t tx_staged_dropped = 0;
   uint64_t tx_send_failed = 0;
   uint64_t tun_write_failed = 0;
+  // Work done (syscalls per packet is what limits a userspace data plane).
+  uint64_t tun_reads = 0;       // read() calls that returned a packet
+  uint64_t tun_writes = 0;      // write() calls (a coalesced GSO packet is one)
+  uint64_t tx_packets = 0;      // transport messages sent by the tun->udp thread
+  uint64_t tx_sendmmsg = 0;     // batches flushed by the tun->udp thread
+  uint64_t rx_packets = 0;      // transport messages received
+  uint64_t rx_recvmmsg = 0;     // non-empty recvmmsg batches
 };
 
 // A datagram on the device's UDP socket that is not WireGuard (a STUN
@@ -127,7 +136,7 @@ class device : public uapi_handler {
  private:
   device(tun_device tun, std::shared_ptr<udp_socket> udp, device_options& opts);
   overlayd::status apply_locked(const device_update& u);
-  overlayd::status rebind_locked(uint16_t port);
+  void switch_socket_locked(std::shared_ptr<udp_socket> s);
   void start_threads();
   void stop_threads();
 
@@ -138,6 +147,7 @@ class device : public uapi_handler {
 
   tun_device tun_;
   uint32_t mtu_;
+  bool udp_offload_;
   system_clock_source system_clock_;
   const clock& clock_;
   index_table indices_;

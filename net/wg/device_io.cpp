@@ -7,6 +7,7 @@
 #include "net/wg/device_io.hpp"
 #include "net/wg/messages.hpp"
 #include "net/wg/noise.hpp"
+#include "net/wg/offload.hpp"
 
 namespace overlayd::wg {
 
@@ -61,6 +62,15 @@ void drain(int eventfd) {
   [[maybe_unused]] ssize_t n = ::read(eventfd, &v, sizeof v);
 }
 
+constexpr std::chrono::milliseconds error_backoff{200};
+
+// Sleeps up to `d`, returning early when the wake eventfd fires (it is left
+// readable so the caller's loop sees it).
+void wait_or_stop(int wake_fd, std::chrono::milliseconds d) {
+  pollfd p{wake_fd, POLLIN, 0};
+  ::poll(&p, 1, static_cast<int>(d.count()));
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------- tun -> udp
@@ -70,36 +80,86 @@ void drain(int eventfd) {
 // to the same peer share one keypair lookup and one timer update.
 class tx_batch {
  public:
-  tx_batch(device::impl& io, uint32_t mtu)
-      : io_(io), mtu_(mtu), slot_(mtu + tx_slot_extra), bufs_(slot_ * udp_batch_capacity) {}
+  tx_batch(device::impl& io, uint32_t mtu, bool vnet)
+      : io_(io),
+        mtu_(mtu),
+        slot_(mtu + tx_slot_extra),
+        bufs_(slot_ * tx_slots),
+        lens_(tx_slots),
+        super_(vnet ? vnet_hdr_size + max_offload_packet : 0) {}
 
-  // Reads up to a batch of packets; returns how many.
+  // Reads packets until the TUN is empty or a batch is full; returns how
+  // many IP packets (TSO super-packets count as their segments).
   size_t read(const tun_device& tun) {
     n_ = 0;
+    failed_ = false;
     while (n_ < udp_batch_capacity) {
-      uint8_t* pkt = slot(n_) + transport_header_size;
-      auto r = tun.read({pkt, size_t{mtu_} + 1});
-      if (!r || *r == 0) break;
-      if (*r > mtu_) {  // cannot happen with a sane kernel; never trust it
-        io_.bump(io_.c.tx_oversize);
-        continue;
-      }
-      lens_[n_++] = *r;
+      if (!super_.empty() ? !read_offloaded(tun) : !read_plain(tun)) break;
     }
     return n_;
   }
+  // The last read() failed (not EAGAIN): the TUN is gone or broken.
+  bool failed() const noexcept { return failed_; }
 
   void encrypt_and_send(const snapshot& s, const udp_socket& udp, time_point now) {
+    out_.set_gso(udp.gso());
     for (size_t i = 0; i < n_; ++i) encrypt_one(s, udp, i, now);
     finish_group();
-    if (!out_.empty()) {
-      size_t failed = out_.flush(udp.fd());
-      if (failed) io_.c.tx_send_failed.fetch_add(failed, std::memory_order_relaxed);
-    }
+    if (!out_.empty()) flush_out(udp);
   }
 
  private:
+  // A 64 KiB super-packet of MSS-536 segments is 122 packets; reads stop at
+  // udp_batch_capacity, so this many slots hold any batch down to that MSS
+  // (a smaller MSS overflows: that super-packet is dropped and counted).
+  static constexpr size_t tx_slots = udp_batch_capacity + 128;
+
   uint8_t* slot(size_t i) { return bufs_.data() + i * slot_; }
+
+  bool read_plain(const tun_device& tun) {
+    uint8_t* pkt = slot(n_) + transport_header_size;
+    auto r = tun.read({pkt, size_t{mtu_} + 1});
+    if (!r) failed_ = true;
+    if (!r || *r == 0) return false;
+    io_.bump(io_.c.tun_reads);
+    if (*r > mtu_)  // cannot happen with a sane kernel; never trust it
+      io_.bump(io_.c.tx_oversize);
+    else
+      lens_[n_++] = *r;
+    return true;
+  }
+
+  bool read_offloaded(const tun_device& tun) {
+    auto r = tun.read(super_);
+    if (!r) failed_ = true;
+    if (!r || *r == 0) return false;
+    io_.bump(io_.c.tun_reads);
+    if (*r < vnet_hdr_size) {
+      io_.bump(io_.c.tx_oversize);
+      return true;
+    }
+    const vnet_hdr h = vnet_hdr::read(super_.data());
+    const std::span<uint8_t> pkt(super_.data() + vnet_hdr_size, *r - vnet_hdr_size);
+    int got = split_offload_packet(h, pkt, mtu_, [this](size_t len) -> uint8_t* {
+      if (n_ >= tx_slots) return nullptr;
+      lens_[n_] = len;
+      return slot(n_++) + transport_header_size;
+    });
+    if (got < 0) io_.bump(io_.c.tx_oversize);
+    return true;
+  }
+
+  void add_out(const udp_socket& udp, uint8_t* buf, size_t wire) {
+    if (out_.full()) flush_out(udp);
+    out_.add(buf, wire, dst_, dst_len_);
+  }
+
+  void flush_out(const udp_socket& udp) {
+    io_.c.tx_packets.fetch_add(out_.size(), std::memory_order_relaxed);
+    io_.bump(io_.c.tx_sendmmsg);
+    size_t failed = out_.flush(udp.fd());
+    if (failed) io_.c.tx_send_failed.fetch_add(failed, std::memory_order_relaxed);
+  }
 
   void start_group(device_peer* p, const udp_socket& udp) {
     finish_group();
@@ -152,8 +212,14 @@ class tx_batch {
       sent_in_group_ = true;
     } else {
       // No usable session: the protocol stages the decision (handshake now
-      // or later); we keep the packet until a session exists.
+      // or later); we keep the packet until a session exists. Packets
+      // already sent on the old keypair still count for its timers.
+      if (kp_ && sent_in_group_) {
+        auto r = cur_->proto().note_sent(*kp_, true);
+        if (r.initiation) io_.send_to_peer(*cur_, r.initiation->bytes());
+      }
       kp_.reset();
+      sent_in_group_ = false;
       auto r = cur_->proto().encrypt(whole, len + pad);
       if (r.initiation) io_.send_to_peer(*cur_, r.initiation->bytes());
       wire = r.wire_len;
@@ -162,7 +228,7 @@ class tx_batch {
         return;
       }
     }
-    out_.add(buf, wire, dst_, dst_len_);
+    add_out(udp, buf, wire);
     bytes_in_group_ += wire;
   }
 
@@ -170,8 +236,10 @@ class tx_batch {
   const uint32_t mtu_;
   const size_t slot_;
   std::vector<uint8_t> bufs_;
-  std::array<size_t, udp_batch_capacity> lens_{};
+  std::vector<size_t> lens_;
+  std::vector<uint8_t> super_;  // one TSO read ([vnet_hdr][packet]); empty without offloads
   size_t n_ = 0;
+  bool failed_ = false;
   send_batch out_;
   // The current group (consecutive packets to one peer).
   device_peer* cur_ = nullptr;
@@ -184,12 +252,17 @@ class tx_batch {
 };
 
 void device::impl::run_tx() {
-  tx_batch batch(*this, dev.mtu_);
+  tx_batch batch(*this, dev.mtu_, dev.tun_.vnet());
   while (!stopping.load(std::memory_order_relaxed)) {
     pollfd p[2] = {{dev.tun_.fd(), POLLIN, 0}, {tx_wake.get(), POLLIN, 0}};
     if (::poll(p, 2, -1) < 0) continue;  // EINTR
     if (p[1].revents) break;
-    if (!batch.read(dev.tun_)) continue;
+    if (!batch.read(dev.tun_)) {
+      // A broken TUN (link deleted under us) polls readable forever: back
+      // off instead of spinning, still answering the stop signal.
+      if (batch.failed()) wait_or_stop(tx_wake.get(), error_backoff);
+      continue;
+    }
     batch.encrypt_and_send(*dev.snap_.load(), *dev.udp_.load(), dev.clock_.now());
   }
 }
@@ -197,7 +270,10 @@ void device::impl::run_tx() {
 // ---------------------------------------------------------------- udp -> tun
 
 void device::impl::run_rx() {
-  recv_batch rb(std::max<size_t>(2048, dev.mtu_ + 128));
+  recv_batch rb(std::max<size_t>(2048, dev.mtu_ + 128), dev.udp_offload_);
+  std::vector<uint8_t> co_buf(dev.tun_.vnet() ? vnet_hdr_size + max_offload_packet : 0);
+  tcp_coalescer co(co_buf);
+  if (dev.tun_.vnet()) rx_coalescer = &co;
   while (!stopping.load(std::memory_order_relaxed)) {
     auto udp = dev.udp_.load();  // reloaded after a rebind wakes us
     pollfd p[2] = {{udp->fd(), POLLIN, 0}, {rx_wake.get(), POLLIN, 0}};
@@ -207,7 +283,9 @@ void device::impl::run_rx() {
       continue;
     }
     auto n = rb.receive(udp->fd());
+    if (!n) wait_or_stop(rx_wake.get(), error_backoff);  // see run_tx
     if (!n || *n == 0) continue;
+    bump(c.rx_recvmmsg);
     auto snap = dev.snap_.load();
     for (size_t i = 0; i < *n; ++i) {
       if (rb.truncated(i)) {
@@ -215,9 +293,26 @@ void device::impl::run_rx() {
         continue;
       }
       auto src = net::endpoint::from_sockaddr(reinterpret_cast<const sockaddr*>(&rb.source(i)));
-      handle_datagram(*snap, rb.buffer(i), rb.data(i).size(), src);
+      // With UDP GRO one entry holds several datagrams of segment_size each.
+      const size_t total = rb.data(i).size(), seg = rb.segment_size(i);
+      for (size_t off = 0; off < total && seg; off += seg)
+        handle_datagram(*snap, rb.buffer(i) + off, std::min(seg, total - off), src);
     }
+    if (rx_coalescer && !rx_coalescer->empty()) write_tun(rx_coalescer->flush());
   }
+  rx_coalescer = nullptr;
+}
+
+void device::impl::write_tun(std::span<const uint8_t> bytes) {
+  bump(c.tun_writes);
+  if (!dev.tun_.write(bytes)) bump(c.tun_write_failed);
+}
+
+void device::impl::deliver(std::span<const uint8_t> pkt) {
+  if (!rx_coalescer) return write_tun(pkt);
+  if (rx_coalescer->add(pkt)) return;
+  write_tun(rx_coalescer->flush());
+  if (!rx_coalescer->add(pkt)) bump(c.tun_write_failed);  // larger than any TUN write
 }
 
 void device::impl::handle_datagram(const snapshot& s, uint8_t* buf, size_t len,
@@ -234,7 +329,10 @@ void device::impl::handle_datagram(const snapshot& s, uint8_t* buf, size_t len,
     }
     return;
   }
-  if (*type == message_type::transport) return handle_transport(s, buf, len, src);
+  if (*type == message_type::transport) {
+    bump(c.rx_packets);
+    return handle_transport(s, buf, len, src);
+  }
   handshake_item it;
   it.len = std::min(len, it.bytes.size());
   std::memcpy(it.bytes.data(), buf, it.len);
@@ -266,8 +364,8 @@ void device::impl::handle_transport(const snapshot& s, uint8_t* buf, size_t len,
     device_peer* const* owner = inner ? s.routes.lookup(inner->src) : nullptr;
     if (!owner || *owner != p) {
       bump(c.rx_source_rejected);  // cryptokey routing: the source must be this peer's
-    } else if (!dev.tun_.write({pkt, inner->len})) {
-      bump(c.tun_write_failed);
+    } else {
+      deliver({pkt, inner->len});
     }
   }
   if (r->session_confirmed) flush_staged(*p, false);

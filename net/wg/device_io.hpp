@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "net/wg/device.hpp"
+#include "net/wg/offload.hpp"
 
 namespace overlayd::wg {
 
@@ -49,7 +50,8 @@ struct device::impl {
     std::atomic<uint64_t> rx_malformed{0}, rx_unauthenticated{0}, rx_source_rejected{0},
         rx_handshake_dropped{0}, rx_cookie_replies_sent{0}, rx_foreign{0}, tx_no_route{0},
         tx_oversize{0}, tx_no_endpoint{0}, tx_staged_dropped{0}, tx_send_failed{0},
-        tun_write_failed{0};
+        tun_write_failed{0}, tun_reads{0}, tun_writes{0}, tx_packets{0}, tx_sendmmsg{0},
+        rx_packets{0}, rx_recvmmsg{0};
   } c;
 
   std::thread tx_thread, rx_thread, hs_thread, timer_thread;
@@ -63,6 +65,11 @@ struct device::impl {
   void handle_datagram(const snapshot& s, uint8_t* buf, size_t len, const net::endpoint& src);
   void handle_transport(const snapshot& s, uint8_t* buf, size_t len, const net::endpoint& src);
   void handle_handshake(const handshake_item& it);
+  // Writes a decrypted packet to the TUN, through the coalescer if offloads
+  // are on (the receive thread flushes it at the end of each batch).
+  void deliver(std::span<const uint8_t> pkt);
+  void write_tun(std::span<const uint8_t> bytes);
+  tcp_coalescer* rx_coalescer = nullptr;  // owned by run_rx; only that thread uses it
   bool under_load();
   // Sends a handshake or keepalive-sized message to the peer's endpoint.
   void send_to_peer(device_peer& p, std::span<const uint8_t> msg);

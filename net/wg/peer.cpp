@@ -204,24 +204,28 @@ peer_protocol::send_result peer_protocol::note_sent(const keypair& kp, bool data
   return out;
 }
 
+std::shared_ptr<keypair> peer_protocol::receive_keypair(uint32_t local_index) {
+  std::lock_guard lock(mu_);
+  return keypairs_.find(local_index);
+}
+
 result<peer_protocol::recv_result> peer_protocol::decrypt(std::span<uint8_t> datagram) {
   if (datagram.size() < transport_min_size) return error(errc::protocol, "transport: too short");
-  const uint32_t idx = load_le32(datagram.data() + 4);
-  const time_point now = clock_.now();
-  std::shared_ptr<keypair> kp;
-  {
-    std::lock_guard lock(mu_);
-    kp = keypairs_.find(idx);
-  }
+  auto kp = receive_keypair(load_le32(datagram.data() + 4));
   if (!kp) return error(errc::not_found, "transport: no keypair for this index");
-  auto len = kp->decrypt(datagram, now);
+  auto len = kp->decrypt(datagram, clock_.now());
   if (!len) return std::move(len).err();
-
-  recv_result out;
+  recv_result out = note_received(*kp, *len > 0);
   out.plaintext_len = *len;
+  return out;
+}
+
+peer_protocol::recv_result peer_protocol::note_received(const keypair& kp, bool data) {
+  recv_result out;
   std::lock_guard lock(mu_);
+  const time_point now = clock_.now();
   bool promoted = false;
-  if (auto gone = keypairs_.confirm(kp.get(), &promoted)) drop_keypairs({std::move(gone)});
+  if (auto gone = keypairs_.confirm(&kp, &promoted)) drop_keypairs({std::move(gone)});
   if (promoted) {
     // Responder: the initiator used the new keys, so the handshake is complete.
     out.session_confirmed = true;
@@ -231,9 +235,9 @@ result<peer_protocol::recv_result> peer_protocol::decrypt(std::span<uint8_t> dat
   }
   timers_.authenticated_received();
   timers_.authenticated_traversal(now);
-  if (out.plaintext_len > 0) timers_.data_received(now);
+  if (data) timers_.data_received(now);
   // One last-minute rekey when our (initiator) session nears REJECT_AFTER_TIME.
-  if (kp == keypairs_.current() && kp->wants_rekey_on_receive(now) && !sent_lastminute_handshake_) {
+  if (&kp == keypairs_.current().get() && kp.wants_rekey_on_receive(now) && !sent_lastminute_handshake_) {
     sent_lastminute_handshake_ = true;
     out.initiation = initiation_locked(false, now);
   }

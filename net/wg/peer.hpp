@@ -6,6 +6,10 @@
 // Create with peer_protocol::create(remote_public, index_table, clock); it
 // registers/unregisters its own receiver indices in the (device-wide)
 // index_table, which holds weak references.
+// LIFETIME: the index_table and the clock must outlive every peer_protocol
+// (the destructor frees the peer's indices). In a class that holds peers in
+// a snapshot, declare the index_table and clock BEFORE the snapshot member,
+// or drop the snapshot explicitly in the destructor.
 //
 // Device flows:
 //  TUN packet → allowed_ips lookup → peer
@@ -20,7 +24,9 @@
 //    response: cookie check; index_table.lookup(msg.receiver) (kind handshake)
 //      → peer->consume_response(msg) ok → update endpoint; flush staged
 //      packets, or send a keepalive (encrypt(buf, 0)) if none, to confirm
-//    cookie reply: index_table.lookup(receiver) → peer->consume_cookie_reply
+//    cookie reply: index_table.lookup(receiver) (any kind: a reply to our
+//      response names an index that already belongs to a keypair)
+//      → peer->consume_cookie_reply
 //    transport: index_table.lookup(receiver) (kind keypair) → peer->decrypt(dgram)
 //      ok → plaintext at dgram+16, length plaintext_len (0 = keepalive);
 //      source check via allowed_ips (inner source must map to this peer);
@@ -36,7 +42,8 @@
 // mutex once; decrypt twice (lookup, then confirm+timers); the AEAD work runs
 // outside the mutex; send counters are atomic and the replay window has its
 // own small mutex. Per-batch callers may instead use send_keypair() once and
-// keypair::encrypt per packet, then note_sent(data) once.
+// keypair::encrypt per packet, then note_sent(data) once; likewise
+// receive_keypair(), keypair::decrypt per packet, note_received() once.
 // Namespace overlayd::wg.
 #pragma once
 
@@ -105,6 +112,12 @@ class peer_protocol : public std::enable_shared_from_this<peer_protocol> {
   std::shared_ptr<keypair> send_keypair();
   // After sending with send_keypair() directly: timers + rekey check.
   send_result note_sent(const keypair& kp, bool data);
+  // Batch receive: look the keypair up once (null if the index is not one of
+  // this peer's live keypairs), keypair::decrypt each datagram, then report
+  // once per batch with the keypair used and whether any carried data
+  // (plaintext_len in the result is 0). decrypt() == these three steps.
+  std::shared_ptr<keypair> receive_keypair(uint32_t local_index);
+  recv_result note_received(const keypair& kp, bool data);
 
   // --- timers ---
   tick poll();

@@ -5,11 +5,13 @@
 
 #include <doctest/doctest.h>
 
+#include <atomic>
 #include <cstring>
 #include <deque>
 #include <random>
 #include <set>
 #include <string>
+#include <thread>
 
 #include "net/wg/test_util.hpp"
 
@@ -401,4 +403,69 @@ TEST_CASE("changing the private key drops sessions and a new handshake works") {
   CHECK(f.b.received.back() == "y");
   f.a.peer->set_identity(nullptr);
   CHECK(!f.a.peer->create_initiation().has_value());
+}
+
+TEST_CASE("peers tolerate concurrent encrypt, decrypt, handshakes and timer polls") {
+  pair_fixture f;
+  f.a.send("setup");
+  f.net.run();
+  REQUIRE(f.a.peer->has_session());
+  REQUIRE(f.b.peer->has_session());
+  std::atomic<bool> stop{false};
+  std::atomic<int> delivered{0};
+  auto sender = [&](peer_protocol& from, peer_protocol& to) {
+    for (int i = 0; i < 3000; ++i) {
+      bytes buf(16 + 64 + 16, 0x5a);
+      auto r = from.encrypt(buf, 64);
+      if (r.wire_len == 0) continue;
+      buf.resize(r.wire_len);
+      if (to.decrypt(buf).ok()) delivered.fetch_add(1);
+    }
+  };
+  std::thread t1(sender, std::ref(*f.a.peer), std::ref(*f.b.peer));
+  std::thread t2(sender, std::ref(*f.a.peer), std::ref(*f.b.peer));
+  std::thread t3(sender, std::ref(*f.b.peer), std::ref(*f.a.peer));
+  std::thread poller([&] {
+    // Rekeys in the middle of the traffic: b initiates, a answers.
+    for (int i = 0; i < 20 && !stop; ++i) {
+      f.clk.advance(seconds(6));
+      (void)f.a.peer->poll();
+      (void)f.b.peer->poll();
+      if (auto init = f.b.peer->create_initiation()) {
+        auto opened = open_initiation(*init, *f.a.id);
+        if (opened)
+          if (auto resp = f.a.peer->consume_initiation(*opened)) (void)f.b.peer->consume_response(*resp);
+      }
+      std::this_thread::sleep_for(milliseconds(1));
+    }
+  });
+  t1.join();
+  t2.join();
+  t3.join();
+  stop = true;
+  poller.join();
+  CHECK(delivered.load() > 0);
+}
+
+TEST_CASE("the batch receive path confirms a session like decrypt() does") {
+  pair_fixture f;
+  auto init = f.a.peer->create_initiation();
+  auto resp = f.b.peer->consume_initiation(*open_initiation(*init, *f.b.id));
+  REQUIRE(resp.ok());
+  REQUIRE(f.a.peer->consume_response(*resp).ok());
+  std::vector<bytes> batch;
+  for (int i = 0; i < 3; ++i) {
+    bytes buf(16 + 16 + 16, uint8_t(i));
+    auto r = f.a.peer->encrypt(buf, 16);
+    REQUIRE(r.wire_len == buf.size());
+    batch.push_back(buf);
+  }
+  auto kp = f.b.peer->receive_keypair(load_le32(batch[0].data() + 4));
+  REQUIRE(kp != nullptr);
+  CHECK(f.b.peer->receive_keypair(12345) == nullptr);
+  for (auto& d : batch) CHECK(kp->decrypt(d, f.clk.now()).ok());
+  CHECK(!f.b.peer->has_session());
+  const auto r = f.b.peer->note_received(*kp, true);
+  CHECK(r.session_confirmed);
+  CHECK(f.b.peer->has_session());
 }

@@ -1,8 +1,12 @@
 // The TUN interface of a device: a layer-3 interface (IFF_TUN|IFF_NO_PI, so
 // every read/write is exactly one IP packet) whose fd the I/O threads use.
 //
-//   tun_device::create(name)   opens /dev/net/tun and creates or attaches the
-//                              interface (name 1..15 chars); fd is non-blocking
+//   tun_device::create(name, offload)  opens /dev/net/tun and creates or
+//                              attaches the interface (name 1..15 chars); fd
+//                              is non-blocking. With `offload`, every packet
+//                              carries a virtio_net_hdr and TSO/checksum
+//                              offloads are on (see offload.hpp); vnet()
+//                              says whether that worked.
 //   read(buf) / write(pkt)     one packet; read returns 0 on EAGAIN
 //
 // Link configuration (MTU, addresses, up) goes over netlink: tun_netlink.hpp.
@@ -23,10 +27,11 @@ inline constexpr size_t max_ifname_len = 15;
 
 class tun_device {
  public:
-  static result<tun_device> create(std::string_view name);
+  static result<tun_device> create(std::string_view name, bool offload = true);
 
   const std::string& name() const noexcept { return name_; }
   int fd() const noexcept { return fd_.get(); }
+  bool vnet() const noexcept { return vnet_; }
 
   // One packet into `buf`; returns its size, 0 if none is waiting (EAGAIN),
   // or an error. A packet longer than `buf` is truncated by the kernel: the
@@ -36,9 +41,11 @@ class tun_device {
   bool write(std::span<const uint8_t> pkt) const noexcept;
 
  private:
-  tun_device(unique_fd fd, std::string name) : fd_(std::move(fd)), name_(std::move(name)) {}
+  tun_device(unique_fd fd, std::string name, bool vnet)
+      : fd_(std::move(fd)), name_(std::move(name)), vnet_(vnet) {}
   unique_fd fd_;
   std::string name_;
+  bool vnet_ = false;
 };
 
 }  // namespace overlayd::wg

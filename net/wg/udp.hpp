@@ -30,11 +30,15 @@ inline constexpr size_t udp_batch_capacity = 64;
 
 class udp_socket {
  public:
-  static result<udp_socket> bind(uint16_t port, uint32_t fwmark = 0);
+  // With `offload`, UDP GSO (send) and GRO (receive) are switched on where
+  // the kernel supports them; gso()/gro() report what is on.
+  static result<udp_socket> bind(uint16_t port, uint32_t fwmark = 0, bool offload = false);
 
   int fd() const noexcept { return fd_.get(); }
   uint16_t port() const noexcept { return port_; }
   bool is_v6() const noexcept { return v6_; }
+  bool gso() const noexcept { return gso_; }
+  bool gro() const noexcept { return gro_; }
   status set_fwmark(uint32_t mark);
   // The sockaddr to send to `ep` on this socket (v4-mapped on a v6 socket);
   // errc::not_supported for a v6 endpoint on a v4-only socket.
@@ -47,12 +51,15 @@ class udp_socket {
   unique_fd fd_;
   uint16_t port_ = 0;
   bool v6_ = true;
+  bool gso_ = false, gro_ = false;
 };
 
-// Received datagrams; buffers are owned here and reused between calls.
+// Received datagrams; buffers are owned here and reused between calls. With
+// `gro`, one entry may hold several datagrams of segment_size(i) bytes each
+// (the last may be shorter), coalesced by the kernel (UDP_GRO).
 class recv_batch {
  public:
-  explicit recv_batch(size_t buf_size);
+  recv_batch(size_t buf_size, bool gro);
   // Fills the batch; returns the count (0 on EAGAIN) or an error.
   result<size_t> receive(int fd);
   std::span<uint8_t> data(size_t i) noexcept {
@@ -60,6 +67,8 @@ class recv_batch {
   }
   // Whole buffer i (for in-place decryption that needs the full length).
   uint8_t* buffer(size_t i) noexcept { return bufs_.get() + i * buf_size_; }
+  // Size of each datagram in entry i (== data(i).size() without GRO).
+  size_t segment_size(size_t i) const noexcept { return seg_[i]; }
   // A datagram that filled its buffer was truncated by the kernel.
   bool truncated(size_t i) const noexcept { return (msgs_[i].msg_hdr.msg_flags & MSG_TRUNC) != 0; }
   const sockaddr_storage& source(size_t i) const noexcept { return addrs_[i]; }
@@ -67,28 +76,49 @@ class recv_batch {
 
  private:
   size_t buf_size_;
+  bool gro_;
   std::unique_ptr<uint8_t[]> bufs_;
   std::array<mmsghdr, udp_batch_capacity> msgs_{};
   std::array<iovec, udp_batch_capacity> iovs_{};
   std::array<sockaddr_storage, udp_batch_capacity> addrs_{};
+  std::array<std::array<uint64_t, 4>, udp_batch_capacity> ctl_{};  // cmsg space, aligned
+  std::array<size_t, udp_batch_capacity> seg_{};
 };
 
 // Datagrams to send; the caller keeps the payload bytes alive until flush.
+// With `gso`, consecutive datagrams to one destination of one size (the last
+// may be shorter) travel as one message with UDP_SEGMENT: one pass through
+// the kernel's UDP/IP stack for up to 64 datagrams.
 class send_batch {
  public:
-  bool full() const noexcept { return n_ == udp_batch_capacity; }
-  bool empty() const noexcept { return n_ == 0; }
-  size_t size() const noexcept { return n_; }
+  static constexpr size_t max_datagrams = 2 * udp_batch_capacity;
+  explicit send_batch(bool gso = false) : gso_(gso) {}
+  // Only while empty (the socket, and what it supports, may change).
+  void set_gso(bool on) noexcept { gso_ = on; }
+
+  bool full() const noexcept { return n_iov_ == max_datagrams || n_msg_ == udp_batch_capacity; }
+  bool empty() const noexcept { return n_iov_ == 0; }
+  size_t size() const noexcept { return n_iov_; }  // datagrams
   void add(const uint8_t* data, size_t len, const sockaddr_storage& dst, socklen_t dst_len) noexcept;
   // Sends everything queued (several sendmmsg calls if the kernel takes a
   // part); returns how many datagrams could not be sent. Empties the batch.
   size_t flush(int fd) noexcept;
 
  private:
-  size_t n_ = 0;
+  bool extends_last(size_t len, const sockaddr_storage& dst, socklen_t dst_len) const noexcept;
+
+  bool gso_;
+  size_t n_msg_ = 0, n_iov_ = 0;
   std::array<mmsghdr, udp_batch_capacity> msgs_{};
-  std::array<iovec, udp_batch_capacity> iovs_{};
+  std::array<iovec, max_datagrams> iovs_{};
   std::array<sockaddr_storage, udp_batch_capacity> addrs_{};
+  std::array<std::array<uint64_t, 4>, udp_batch_capacity> ctl_{};
+  // Per message: segment size, bytes, datagrams, closed (a short one ended it).
+  struct train {
+    size_t seg = 0, bytes = 0, count = 0;
+    bool closed = false;
+  };
+  std::array<train, udp_batch_capacity> trains_{};
 };
 
 }  // namespace overlayd::wg

@@ -25,9 +25,15 @@ int main(int argc, char** argv) {
   app.add_option("--port", opts.listen_port, "UDP listen port (0 = random)");
   app.add_option("--uapi-dir", opts.uapi_dir, "directory of the UAPI socket")->capture_default_str();
   app.add_flag("--no-link", no_link, "leave MTU/addresses/link state to the caller");
+  bool no_offload = false;
+  app.add_flag("--no-offload", no_offload, "no TUN TSO/GSO offloads (one packet per syscall)");
+  bool no_udp_offload = false;
+  app.add_flag("--no-udp-offload", no_udp_offload, "no UDP GSO/GRO on the socket");
   app.add_option("ifname", opts.name, "interface name")->required();
   CLI11_PARSE(app, argc, argv);
   opts.configure_link = !no_link;
+  opts.offload = !no_offload;
+  opts.udp_offload = !no_udp_offload;
   for (const auto& a : addrs) {
     auto c = net::cidr::parse(a);
     if (!c) {
@@ -56,13 +62,20 @@ int main(int argc, char** argv) {
   auto c = (*dev)->counters();
   std::fprintf(stderr,
                "overlay-wg: stopping; drops: rx_malformed=%llu rx_unauth=%llu rx_source=%llu "
-               "rx_handshake=%llu cookie_replies=%llu tx_no_route=%llu tx_no_endpoint=%llu "
+               "rx_handshake=%llu cookie_replies=%llu tx_no_route=%llu tx_oversize=%llu tx_no_endpoint=%llu "
                "tx_staged_dropped=%llu tx_send_failed=%llu tun_write_failed=%llu\n",
                (unsigned long long)c.rx_malformed, (unsigned long long)c.rx_unauthenticated,
                (unsigned long long)c.rx_source_rejected, (unsigned long long)c.rx_handshake_dropped,
                (unsigned long long)c.rx_cookie_replies_sent, (unsigned long long)c.tx_no_route,
+               (unsigned long long)c.tx_oversize,
                (unsigned long long)c.tx_no_endpoint, (unsigned long long)c.tx_staged_dropped,
                (unsigned long long)c.tx_send_failed, (unsigned long long)c.tun_write_failed);
+  std::fprintf(stderr,
+               "overlay-wg: work: tun_reads=%llu tx_packets=%llu tx_sendmmsg=%llu rx_recvmmsg=%llu "
+               "rx_packets=%llu tun_writes=%llu\n",
+               (unsigned long long)c.tun_reads, (unsigned long long)c.tx_packets,
+               (unsigned long long)c.tx_sendmmsg, (unsigned long long)c.rx_recvmmsg,
+               (unsigned long long)c.rx_packets, (unsigned long long)c.tun_writes);
   dev->reset();
   return 0;
 }

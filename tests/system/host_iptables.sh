@@ -6,40 +6,51 @@
 #   A 10.200.1.2 --eth0/veth-1-ia-- zl-ia-b [ H ] zl-ib-b --veth-1-ib/eth0-- B 10.200.2.2
 #                                  iptables: -P FORWARD DROP, -P INPUT DROP,
 #                                  plus an unrelated rule that must survive
+# Run once with iptables-nft and once with iptables-legacy filter tables.
 set -u
 [ "$(id -u)" = 0 ] || exit 77
 BUILD_DIR=${BUILD_DIR:-/work/main/build}
 HC="$BUILD_DIR/net/host/overlay-hostctl"
 [ -x "$HC" ] || { echo "missing $HC"; exit 1; }
 command -v iptables-nft >/dev/null || { echo "iptables-nft missing"; exit 1; }
+command -v iptables-legacy >/dev/null || { echo "iptables-legacy missing"; exit 1; }
 
 S=hp$$
-H=${S}h A=${S}a B=${S}b
-DATA=$(mktemp -d /tmp/ovl-host-ipt.XXXXXX)
 TABLE=ovlipt$$
 fail=0
+ALL_NS=""
+DATA=""
 
 cleanup() {
-  for ns in $H $A $B; do ip netns del "$ns" 2>/dev/null; done
-  rm -rf "$DATA"
+  for ns in $ALL_NS; do ip netns del "$ns" 2>/dev/null; done
+  [ -n "$DATA" ] && rm -rf "$DATA"
 }
 trap cleanup EXIT
+
+scenario() {  # backend: nft | legacy
+BK=$1
+IPT=iptables-$BK
+H=${S}${BK}h A=${S}${BK}a B=${S}${BK}b
+ALL_NS="$ALL_NS $H $A $B"
+[ -n "$DATA" ] && rm -rf "$DATA"
+DATA=$(mktemp -d /tmp/ovl-host-ipt.XXXXXX)
+echo "--- $IPT"
 
 hc() { ip netns exec $H "$HC" --data "$DATA" --table $TABLE "$@"; }
 ok() { echo "ok   $1"; }
 bad() { echo "FAIL $1"; fail=1; }
 snapshot() {
-  ip netns exec $H sh -c 'iptables-nft-save | grep -v "^#" | sed "s/\[[0-9]*:[0-9]*\]//"; nft list ruleset;
-    ip -j link; ip -j addr; ip -j route; cat /proc/sys/net/ipv4/ip_forward'
+  ip netns exec $H sh -c "$IPT-save | grep -v '^#' | sed 's/\[[0-9]*:[0-9]*\]//'; nft list ruleset;
+    ip -j link; ip -j addr; ip -j route; cat /proc/sys/net/ipv4/ip_forward"
 }
-our_rules() { ip netns exec $H iptables-nft-save | grep -c "overlayd:$TABLE"; }
+our_rules() { ip netns exec $H $IPT-save | grep -c "overlayd:$TABLE"; }
 
 for ns in $H $A $B; do ip netns add $ns || exit 1; done
 ip netns exec $H sysctl -qw net.ipv6.conf.default.accept_dad=0
 ip -n $H link set lo up
-ip netns exec $H iptables-nft -P FORWARD DROP
-ip netns exec $H iptables-nft -P INPUT DROP
-ip netns exec $H iptables-nft -A FORWARD -p tcp --dport 9 -j DROP
+ip netns exec $H $IPT -P FORWARD DROP
+ip netns exec $H $IPT -P INPUT DROP
+ip netns exec $H $IPT -A FORWARD -p tcp --dport 9 -j DROP
 before=$(snapshot)
 
 # Links and addresses first (journaled), no firewall rules yet.
@@ -82,7 +93,7 @@ if ip netns exec $A ping -c1 -W1 -q 10.200.1.1 >/dev/null 2>&1; then
 else
   bad "INPUT DROP lets the cluster reach the node"
 fi
-ip netns exec $H iptables-nft -S FORWARD | grep -q -- "-P FORWARD DROP" && ok "policy untouched" \
+ip netns exec $H $IPT -S FORWARD | grep -q -- "-P FORWARD DROP" && ok "policy untouched" \
   || bad "policy untouched"
 
 hc revert || bad "revert"
@@ -93,4 +104,8 @@ if [ "$before" = "$after" ]; then
 else
   bad "state differs from baseline"; diff <(echo "$before") <(echo "$after") | head -30
 fi
+}
+
+scenario nft
+scenario legacy
 exit $fail

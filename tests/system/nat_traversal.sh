@@ -13,13 +13,17 @@
 # Checks (all traffic stays inside these namespaces):
 #  1. port-preserving NAT (masquerade): STUN from 10.61.1.2:51820 to both
 #     servers yields 198.18.1.2:51820 and "endpoint-independent";
+#     then A and B (nat_traversal on one UDP socket each: STUN, relay and
+#     stand-in "handshakes" share it, as on the WireGuard socket)
+#     exchange candidates and the connect planner ends "hole-punched";
 #  2. randomising NAT (masquerade random,fully-random): the mapping is
 #     "endpoint-dependent";
 #  3. two relay clients behind randomising NATs pair on overlay-relayd and
-#     exchange 5 pings/echoes;
+#     exchange 5 pings/echoes; the connect planner on A and B ends "relayed";
 #  4. a wrong relay credential is refused; max_sessions (2) holds;
 #  5. TURN: allocate on coturn from behind the randomising NAT, bind a
-#     channel to an echo peer and exchange ChannelData.
+#     channel to an echo peer and exchange ChannelData; then A and B, with
+#     TURN as their only relay, end "relayed" through coturn.
 # Exit 0 pass, 1 fail, 77 skipped (not root / missing tools).
 set -u
 [[ $EUID -eq 0 ]] || { echo "skip: needs root"; exit 77; }
@@ -73,7 +77,7 @@ ip -n "$SA" route add default via 10.61.1.1
 ip -n "$SB" route add default via 10.61.2.1
 ip -n "$RA" route add default via 198.18.1.1
 ip -n "$RB" route add default via 198.18.2.1
-for r in "$RA" "$RB"; do in_ns "$r" sysctl -qw net.ipv4.ip_forward=1; done
+for r in "$RA" "$RB" "$PB"; do in_ns "$r" sysctl -qw net.ipv4.ip_forward=1; done
 
 set_nat() {  # router flags ("" = port-preserving, "random,fully-random")
   local r=$1 flags=$2
@@ -115,6 +119,28 @@ grep -qx 'reflexive 198.18.0.2:3478 198.18.1.2:51820' <<<"$out" || fail "reflexi
 grep -qx 'mapping endpoint-independent' <<<"$out" || fail "mapping: $out"
 echo "ok 1: port-preserving NAT maps 10.61.1.2:51820 -> 198.18.1.2:51820 (endpoint-independent)"
 
+connect_pair() {  # port tag [relay args...]: natprobe connect on A and B -> $TMP/conn_{a,b}_$tag.log
+  local port=$1 tag=$2; shift 2
+  local relay=("$@")
+  [[ ${#relay[@]} == 0 ]] && relay=(--relay 198.18.0.1:3490 --credential-file "$TMP/cred")
+  rm -f "$TMP/ca_$tag" "$TMP/cb_$tag"
+  ip netns exec "$SB" timeout 45 "$PROBE" connect --bind 10.61.2.2:$port --stun 198.18.0.1:3478 \
+    "${relay[@]}" --out "$TMP/cb_$tag" --peer-file "$TMP/ca_$tag" \
+    --hole-punch-timeout 6 --timeout 30 >"$TMP/conn_b_$tag.log" 2>&1 &
+  local pb=$!; PIDS+=($pb)
+  in_ns "$SA" timeout 45 "$PROBE" connect --bind 10.61.1.2:$port --stun 198.18.0.1:3478 \
+    "${relay[@]}" --out "$TMP/ca_$tag" --peer-file "$TMP/cb_$tag" \
+    --hole-punch-timeout 6 --timeout 30 >"$TMP/conn_a_$tag.log" 2>&1
+  local ra=$?
+  wait "$pb"; local rb=$?
+  [[ $ra == 0 && $rb == 0 ]] || fail "connect ($tag): exit A=$ra B=$rb"
+}
+connect_pair 51830 punch
+grep -qx 'connection hole-punched 198.18.2.2:51830' "$TMP/conn_a_punch.log" || fail "A not hole-punched"
+grep -qx 'connection hole-punched 198.18.1.2:51830' "$TMP/conn_b_punch.log" || fail "B not hole-punched"
+grep -qx 'candidate server-reflexive 198.18.1.2:51830' "$TMP/conn_a_punch.log" || fail "A's reflexive candidate"
+echo "ok 1b: connect planner: A and B hole-punched ($(grep '^attempt' "$TMP/conn_a_punch.log" | tail -n 1))"
+
 # --- 2. STUN through a randomising NAT -----------------------------------------
 set_nat "$RA" "random,fully-random"
 set_nat "$RB" "random,fully-random"
@@ -134,6 +160,10 @@ wait "$PID_B" || fail "relay echo on B"
 grep -qx 'echoed 5/5' "$TMP/echo_a.log" || fail "relay echo count"
 grep -q '^reflexive 198.18.1.2:' "$TMP/echo_a.log" || fail "relay saw A from the wrong address"
 echo "ok 3: $(grep -h '^relayed' "$TMP/echo_a.log" "$TMP/echo_b.log" | tr '\n' ' ')exchanged 5 echoes"
+connect_pair 51840 relay
+grep -q '^connection relayed 198.18.0.1:' "$TMP/conn_a_relay.log" || fail "A not relayed"
+grep -q '^connection relayed 198.18.0.1:' "$TMP/conn_b_relay.log" || fail "B not relayed"
+echo "ok 3b: connect planner behind randomising NATs: $(grep '^attempt' "$TMP/conn_a_relay.log" | tail -n 1)"
 
 # --- 4. wrong credential refused; max_sessions holds ----------------------------
 out=$(in_ns "$SA" timeout 20 "$PROBE" relay-alloc --relay 198.18.0.1:3490 --credential-file "$TMP/badcred" \
@@ -155,6 +185,10 @@ echo "$out" >"$TMP/turn_client.log"
 grep -qx 'channel bound' <<<"$out" || fail "TURN channel: $out"
 grep -q '^relayed 198.18.0.1:' <<<"$out" || fail "TURN relayed address: $out"
 echo "ok 5: TURN $(grep '^relayed' <<<"$out"), ChannelData echoed 5/5"
+connect_pair 51850 turn --turn 198.18.0.1:3478 --turn-user alice --turn-password-file "$TMP/turn.pw"
+grep -q '^connection relayed 198.18.0.1:49' "$TMP/conn_a_turn.log" || fail "A not relayed through TURN"
+grep -q '^connection relayed 198.18.0.1:49' "$TMP/conn_b_turn.log" || fail "B not relayed through TURN"
+echo "ok 5b: connect planner falls back to TURN: $(grep '^connection' "$TMP/conn_a_turn.log")"
 
 # relayd kept count of what it refused.
 kill "${PIDS[1]}" "${PIDS[2]}"

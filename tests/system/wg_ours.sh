@@ -13,7 +13,8 @@
 # floods A's port with initiations carrying a valid MAC1 (so they reach the
 # handshake queue) for FLOOD_S seconds, at most FLOOD_MAX datagrams, while A
 # pings B: >= 80% of those pings must succeed, and A must have answered with
-# cookie replies (it went "under load"). Exit 0 pass, 1 fail, 77 skipped.
+# cookie replies (it went "under load"). Finally `wg set peer remove` on B.
+# Exit 0 pass, 1 fail, 77 skipped.
 set -u
 [[ $EUID -eq 0 ]] || { echo "skip: needs root"; exit 77; }
 for c in wg iperf3 ip ping timeout python3; do
@@ -134,5 +135,8 @@ kill "$PID_A"; for _ in $(seq 1 50); do [[ -d /proc/$PID_A ]] || break; sleep 0.
 grep -o 'cookie_replies=[0-9]*' "$TMP/a.log"
 replies=$(grep -o 'cookie_replies=[0-9]*' "$TMP/a.log" | cut -d= -f2)
 (( ${replies:-0} > 0 )) || fail "A never went under load (no cookie replies)"
+echo "== wg set ... remove on B"
+nsB wg set "$WB" peer "$(cat "$TMP/a.pub")" remove || fail "wg set remove"
+[[ -z $(nsB wg show "$WB" peers) ]] || fail "peer still listed after remove"
 echo "PASS"
 exit 0
