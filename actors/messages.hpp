@@ -31,6 +31,7 @@ using release_atom = caf::atom_constant<caf::atom("release_ip")>; // allocator
 using configure_atom = caf::atom_constant<caf::atom("configure")>;// allocator: node slice
 using dns_set_atom = caf::atom_constant<caf::atom("dns_set")>;    // dns
 using dns_del_atom = caf::atom_constant<caf::atom("dns_del")>;    // dns
+using dns_listen_atom = caf::atom_constant<caf::atom("dns_listen")>;  // dns: serve on / stop serving on
 using stop_atom = caf::atom_constant<caf::atom("stop")>;          // supervisor: revert + exit
 using routes_atom = caf::atom_constant<caf::atom("routes")>;      // gateway: current children
 using init_atom = caf::atom_constant<caf::atom("init")>;          // supervisor: spawn children
@@ -65,6 +66,7 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(overlayd::ipc::req::register_dns)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(overlayd::ipc::req::unregister_dns)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(overlayd::actors::inbound_call)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(overlayd::actors::slice_config)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(overlayd::net::endpoint)
 
 namespace overlayd::actors {
 
@@ -84,7 +86,9 @@ using dns_actor = caf::typed_actor<
     caf::replies_to<dns_set_atom, correlation_id, ipc::req::register_dns>::with<correlation_id,
                                                                                 ipc::response>,
     caf::replies_to<dns_del_atom, correlation_id, ipc::req::unregister_dns>::with<correlation_id,
-                                                                                  ipc::response>>;
+                                                                                  ipc::response>,
+    caf::replies_to<dns_listen_atom, correlation_id, net::endpoint, bool>::with<correlation_id,
+                                                                                ipc::response>>;
 
 // gateway: one. Routes each request (its correlation id is given by the
 // engine) to the owning actor and hands the reply to the caller's reply_fn.

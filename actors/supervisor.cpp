@@ -14,6 +14,7 @@
 #include "actors/allocator.hpp"
 #include "actors/dns.hpp"
 #include "actors/traced.hpp"
+#include "net/dns/record_store.hpp"
 #include "net/host/mutator.hpp"
 #include "net/ipam.hpp"
 #include "net/overlay/global_overlay.hpp"
@@ -78,7 +79,7 @@ class supervisor_impl : public traced<supervisor_actor::base> {
           gateway_ = gw;
           open_host();
           allocator_ = spawn_allocator(system(), obs_, state_.node_slice);
-          dns_ = spawn_dns(system(), obs_);
+          dns_ = spawn_dns(system(), obs_, cfg_.dns, dns_store_);
           monitor(allocator_);
           monitor(dns_);
           send(gateway_, routes_atom::value, allocator_, dns_);
@@ -221,6 +222,7 @@ class supervisor_impl : public traced<supervisor_actor::base> {
     auto g = overlay::global_overlay::bring_up(spec, *host_);
     if (!g) return engine_error(g.err().message);
     global_ = std::move(g).value();
+    dns_listen(true);
     // Peers the agent sent before the device existed.
     for (auto& [key, p] : state_.global_peers) {
       auto pc = overlay::parse_peer(p.public_key, p.endpoint, p.allowed_ips, p.persistent_keepalive_secs);
@@ -231,8 +233,16 @@ class supervisor_impl : public traced<supervisor_actor::base> {
     return ipc::resp::bridge_name{global_->interface()};
   }
 
+  // Overlay DNS answers on <node_ip>:53 while the global overlay is up.
+  void dns_listen(bool on) {
+    if (dns_ && global_)
+      caf::anon_send(dns_, dns_listen_atom::value, correlation_id{0},
+                     net::endpoint(global_->node_ip(), 53), on);
+  }
+
   void teardown_global() {
     if (global_) spdlog::info("shutting down global overlay {}", global_->interface());
+    dns_listen(false);
     global_.reset();
     if (host_) {
       if (auto r = host_->revert_all(); !r) spdlog::warn("teardown: {}", r.err().message);
@@ -302,8 +312,9 @@ class supervisor_impl : public traced<supervisor_actor::base> {
       monitor(allocator_);
     } else if (dns_ && dm.source == dns_.address()) {
       spdlog::warn("dns actor exited ({}); restarting it", to_string(dm.reason));
-      dns_ = spawn_dns(system(), obs_);
+      dns_ = spawn_dns(system(), obs_, cfg_.dns, dns_store_);
       monitor(dns_);
+      if (global_) dns_listen(true);
     } else {
       return;
     }
@@ -316,6 +327,8 @@ class supervisor_impl : public traced<supervisor_actor::base> {
   std::optional<host::mutator> host_;
   std::string host_error_;
   std::unique_ptr<overlay::global_overlay> global_;
+  // Shared with every incarnation of the dns actor: records survive a restart.
+  std::shared_ptr<net::dns::record_store> dns_store_ = std::make_shared<net::dns::record_store>();
   gateway_actor gateway_;
   allocator_actor allocator_;
   dns_actor dns_;

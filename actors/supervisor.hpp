@@ -13,6 +13,7 @@
 
 #include <caf/fwd.hpp>
 
+#include "actors/dns.hpp"
 #include "actors/messages.hpp"
 #include "actors/observability.hpp"
 
@@ -22,6 +23,7 @@ struct supervisor_config {
   std::string data_dir;
   std::string uapi_dir;
   std::string firewall_table = "overlayd";  // one per daemon on a host
+  dns_config dns;
 };
 
 // Spawned detached: its handlers make blocking netlink/nftables calls, which

@@ -31,6 +31,15 @@ int main(int argc, char** argv) {
   app.add_option("--firewall-table", cfg.firewall_table,
                  "name of our nftables table (one per daemon on a host)")
       ->capture_default_str();
+  std::vector<std::string> dns_listen, dns_upstreams;
+  app.add_option("--dns-domain", cfg.dns_domain, "overlay DNS domain")->capture_default_str();
+  app.add_option("--dns-ttl", cfg.dns_ttl_secs, "TTL of overlay DNS answers, seconds")
+      ->capture_default_str();
+  app.add_option("--dns-listen", dns_listen,
+                 "extra ADDR:PORT to serve overlay DNS on (repeatable; loopback allowed)");
+  app.add_option("--dns-upstream", dns_upstreams,
+                 "resolver ADDR:PORT for names outside the domain (repeatable; default: "
+                 "/etc/resolv.conf without loopback entries)");
   app.add_option("--trace-capacity", cfg.trace_capacity,
                  "actor-trace ring size in messages; 0 turns tracing off")
       ->capture_default_str();
@@ -42,6 +51,20 @@ int main(int argc, char** argv) {
     cfg.trace_capacity = 1;
   }
   if (socket_path.empty()) socket_path = ipc::default_socket_path(cfg.data_dir);
+  for (auto* list : {&dns_listen, &dns_upstreams}) {
+    std::vector<net::endpoint> eps;
+    for (auto& t : *list) {
+      auto ep = net::endpoint::parse(t);
+      if (!ep) {
+        std::fprintf(stderr, "%s: %s\n", list == &dns_listen ? "--dns-listen" : "--dns-upstream",
+                     ep.err().message.c_str());
+        return 2;
+      }
+      eps.push_back(*ep);
+    }
+    if (list == &dns_listen) cfg.dns_listen = eps;
+    else if (!eps.empty()) cfg.dns_upstreams = eps;
+  }
 
   std::optional<net::endpoint> http_bind;
   if (http != "off") {

@@ -53,6 +53,10 @@ result<std::unique_ptr<engine>> engine::start(engine_config cfg) {
   sc.data_dir = e->cfg_.data_dir;
   sc.uapi_dir = e->cfg_.uapi_dir;
   sc.firewall_table = e->cfg_.firewall_table;
+  sc.dns.domain = e->cfg_.dns_domain;
+  sc.dns.ttl = std::chrono::seconds(e->cfg_.dns_ttl_secs);
+  sc.dns.listen = e->cfg_.dns_listen;
+  sc.dns.upstreams = e->cfg_.dns_upstreams;
   im.supervisor = actors::spawn_supervisor(*im.sys, e->obs_.get(), std::move(sc));
   im.gateway = actors::spawn_gateway(*im.sys, e->obs_.get(), im.supervisor);
   // Wait until the supervisor has spawned its children and told the gateway:

@@ -18,11 +18,14 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "core/error.hpp"
 #include "ipc/metrics.hpp"
 #include "ipc/types.hpp"
+#include "net/ip.hpp"
 
 namespace overlayd::actors {
 class observability;
@@ -34,6 +37,11 @@ struct engine_config {
   std::string data_dir = "./.overlayd";
   std::string uapi_dir = "/var/run/wireguard";
   std::string firewall_table = "overlayd";  // our nftables table; one per daemon on a host
+  // Overlay DNS (answers on <node_ip>:53 once the global overlay is up).
+  std::string dns_domain = "overlay";
+  unsigned dns_ttl_secs = 30;
+  std::vector<net::endpoint> dns_listen;                   // extra, from the start
+  std::optional<std::vector<net::endpoint>> dns_upstreams; // nullopt: resolv.conf minus loopback
   size_t trace_capacity = 65536;
   bool trace_enabled = true;
   size_t worker_threads = 0;  // CAF scheduler threads; 0 = CAF's default

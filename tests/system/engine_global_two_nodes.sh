@@ -8,7 +8,7 @@
 #
 # The test plays the agent: setup_global_overlay on each, add_peer each way,
 # then pings node IP to node IP through the overlay, checks `wg show` on our
-# device, and shuts both down: each namespace's links, addresses, routes and
+# device, resolves a name registered on A from B via A's overlay DNS, and shuts both down: each namespace's links, addresses, routes and
 # nft ruleset must be exactly as before.
 set -euo pipefail
 [ "$(id -u)" = 0 ] || { echo "needs root"; exit 77; }
@@ -106,6 +106,17 @@ assert p["allowed_ips"] == "10.200.2.0/28", p
 assert abs(time.time() - p["last_handshake_unix_secs"]) < 120, p
 assert s["overlay_cidr"] == "10.200.0.0/16" and s["slice_cidr"] == "10.200.1.0/28", s
 PY
+
+# Overlay DNS answers on A's node IP once its global overlay is up: a name
+# registered on A resolves from B across the overlay, relative and absolute.
+ctl a '{"op":"register_dns","name":"web","ip":"10.200.1.9"}'
+ctl a '{"op":"register_dns","name":"db.overlay.","ip":"fd00::9"}'
+got=$(ip netns exec "$B" dig +short +time=2 +tries=2 @10.200.1.1 web.overlay A)
+[ "$got" = 10.200.1.9 ] || { echo "dig web.overlay: '$got'"; exit 1; }
+got=$(ip netns exec "$B" dig +short +time=2 +tries=2 +tcp @10.200.1.1 db.overlay AAAA)
+[ "$got" = fd00::9 ] || { echo "dig +tcp db.overlay AAAA: '$got'"; exit 1; }
+ctl a '{"op":"unregister_dns","name":"web"}'
+ip netns exec "$B" dig +time=2 +tries=2 @10.200.1.1 web.overlay A | grep -q 'status: NXDOMAIN'
 
 # allocate_ip now draws from the slice; the node IP is never handed out.
 [ "$(ctl a '{"op":"allocate_ip","service":"web"}')" = '{"result":"ip","ip":"10.200.1.2"}' ]
