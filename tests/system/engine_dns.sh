@@ -8,6 +8,7 @@
 #   da0 10.98.0.1/24 ------------ veth ----------- db0 10.98.0.2/24
 #   dig runs in D against 10.98.0.1
 set -euo pipefail
+trap 'echo "FAILED at line $LINENO: $BASH_COMMAND"' ERR
 [ "$(id -u)" = 0 ] || { echo "needs root"; exit 77; }
 BUILD_DIR=${BUILD_DIR:-$(cd "$(dirname "$0")/../.." && pwd)/build}
 tag=ed$$
@@ -36,7 +37,7 @@ ip netns exec "$D" "$BUILD_DIR/overlayd" --data-dir "$tmp/d" --socket "$tmp/ipc.
   --dns-listen 10.98.0.1:53 --dns-upstream 10.98.0.2:53 > "$tmp/d.log" 2>&1 &
 pids+=($!)
 ctl() { "$BUILD_DIR/overlayctl" --socket "$tmp/ipc.sock" --timeout-ms 10000 call "$1"; }
-q() { ip netns exec "$D" dig +time=2 +tries=2 @10.98.0.1 "$@"; }
+q() { ip netns exec "$D" dig +time=3 +tries=3 @10.98.0.1 "$@"; }
 
 ctl '{"op":"register_dns","name":"api","ip":"10.200.0.7"}'
 [ "$(q +short api.corp A)" = 10.200.0.7 ]

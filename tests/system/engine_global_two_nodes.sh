@@ -11,6 +11,7 @@
 # device, resolves a name registered on A from B via A's overlay DNS, and shuts both down: each namespace's links, addresses, routes and
 # nft ruleset must be exactly as before.
 set -euo pipefail
+trap 'echo "FAILED at line $LINENO: $BASH_COMMAND"' ERR
 [ "$(id -u)" = 0 ] || { echo "needs root"; exit 77; }
 BUILD_DIR=${BUILD_DIR:-$(cd "$(dirname "$0")/../.." && pwd)/build}
 D=$BUILD_DIR/overlayd
@@ -111,12 +112,12 @@ PY
 # registered on A resolves from B across the overlay, relative and absolute.
 ctl a '{"op":"register_dns","name":"web","ip":"10.200.1.9"}'
 ctl a '{"op":"register_dns","name":"db.overlay.","ip":"fd00::9"}'
-got=$(ip netns exec "$B" dig +short +time=2 +tries=2 @10.200.1.1 web.overlay A)
+got=$(ip netns exec "$B" dig +short +time=3 +tries=3 @10.200.1.1 web.overlay A)
 [ "$got" = 10.200.1.9 ] || { echo "dig web.overlay: '$got'"; exit 1; }
-got=$(ip netns exec "$B" dig +short +time=2 +tries=2 +tcp @10.200.1.1 db.overlay AAAA)
+got=$(ip netns exec "$B" dig +short +time=3 +tries=3 +tcp @10.200.1.1 db.overlay AAAA)
 [ "$got" = fd00::9 ] || { echo "dig +tcp db.overlay AAAA: '$got'"; exit 1; }
 ctl a '{"op":"unregister_dns","name":"web"}'
-ip netns exec "$B" dig +time=2 +tries=2 @10.200.1.1 web.overlay A | grep -q 'status: NXDOMAIN'
+ip netns exec "$B" dig +time=3 +tries=3 @10.200.1.1 web.overlay A | grep -q 'status: NXDOMAIN'
 
 # allocate_ip now draws from the slice; the node IP is never handed out.
 [ "$(ctl a '{"op":"allocate_ip","service":"web"}')" = '{"result":"ip","ip":"10.200.1.2"}' ]
