@@ -15,33 +15,69 @@ ipc::response engine_error(const error& e) {
   return ipc::resp::err{"overlay engine error: " + e.message};
 }
 
+template <class... Fs>
+struct overloaded : Fs... {
+  using Fs::operator()...;
+};
+template <class... Fs>
+overloaded(Fs...) -> overloaded<Fs...>;
+
 class allocator_impl : public traced<allocator_actor::base> {
  public:
   allocator_impl(caf::actor_config& cfg, observability* obs, net::cidr slice)
-      : traced(cfg, obs, "allocator"), slice_pool_(slice) {}
+      : traced(cfg, obs, "allocator"), pools_(slice) {}
 
   behavior_type make_behavior() override {
     return {
-        [this](alloc_ip_atom, correlation_id c, const ipc::req::allocate_ip&) -> reply {
+        [this](alloc_ip_atom, correlation_id c, const ipc::req::allocate_ip& r) -> reply {
           // join_global reserves no second IP here: attach does (seed).
-          auto ip = slice_pool_.allocate();
+          auto ip = pools_.allocate(r.service);
           if (!ip) return {c, engine_error(ip.err())};
           return {c, ipc::resp::ip{*ip}};
         },
         [this](release_atom, correlation_id c, const ipc::req::release_ip& r) -> reply {
-          slice_pool_.release(r.ip);
+          pools_.release(r.ip);
           return {c, ipc::resp::ok{}};
         },
-        [this](configure_atom, correlation_id c, const slice_config& cfg) -> reply {
-          if (cfg.slice.normalized() != slice_pool_.range())
-            slice_pool_ = net::ip_allocator(cfg.slice);
-          return {c, ipc::resp::ok{}};
-        },
+        [this](pools_atom, correlation_id c, const pool_request& r)
+            -> caf::result<correlation_id, pool_reply> { return {c, apply(r)}; },
     };
   }
 
  private:
-  net::ip_allocator slice_pool_;
+  pool_reply apply(const pool_request& r) {
+    pool_reply out;
+    auto fail = [&out](const error& e) { out.failure = e; };
+    std::visit(
+        overloaded{
+            [&](const pool::set_slice& m) { pools_.set_slice(m.slice); },
+            [&](const pool::set_cluster& m) {
+              if (auto s = pools_.set_cluster(m.cluster, m.node_ip); !s) fail(s.err());
+            },
+            [&](const pool::assign_subnet& m) {
+              auto s = pools_.assign_subnet(m.key, m.node);
+              if (s) out.subnet = *s; else fail(s.err());
+            },
+            [&](const pool::release_subnet& m) { pools_.release_subnet(m.key, m.node); },
+            [&](const pool::open& m) { pools_.open_pool(m.pool, m.subnet); },
+            [&](const pool::close& m) { pools_.close_pool(m.pool); },
+            [&](const pool::bind& m) { pools_.bind(m.service, m.pool); },
+            [&](const pool::unbind& m) { pools_.unbind(m.service); },
+            [&](const pool::allocate& m) {
+              auto ip = pools_.allocate(m.service);
+              if (ip) out.ip = *ip; else fail(ip.err());
+            },
+            [&](const pool::allocate_slice&) {
+              auto ip = pools_.allocate_from_slice();
+              if (ip) out.ip = *ip; else fail(ip.err());
+            },
+            [&](const pool::release& m) { pools_.release(m.ip); },
+        },
+        r);
+    return out;
+  }
+
+  net::node_pools pools_;
 };
 }  // namespace
 

@@ -1,8 +1,9 @@
 // allocator: every address and port pool of the node.
 //
-// Owns: the node-slice pool (node IP = first usable host, never handed out),
-// and — as the engine lands — per-bridge pools, the service-subnet registry
-// and the dedicated port band (net/ipam.hpp holds the logic; this is the shell).
+// Owns: every address pool of the node (net::node_pools): the node slice (node
+// IP = first usable host, never handed out), the service-subnet registry, and
+// one pool per bridge (gateway reserved). The agent's allocate_ip/release_ip
+// come straight here; the supervisor drives the rest with pool_request.
 // Timers: none.
 #pragma once
 

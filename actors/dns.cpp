@@ -47,6 +47,11 @@ class dns_impl : public traced<dns_actor::base> {
         [this](dns_listen_atom, correlation_id c, const net::endpoint& ep, bool on) -> reply {
           return {c, listen(ep, on)};
         },
+        [this](dns_domain_atom, correlation_id c, const std::string& domain) -> reply {
+          if (auto r = server_.set_domain(domain); !r)
+            return {c, ipc::resp::err{"overlay engine error: DNS domain " + domain + ": " + r.err().message}};
+          return {c, ipc::resp::ok{}};
+        },
     };
   }
 

@@ -15,7 +15,9 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <variant>
 
 #include "ipc/types.hpp"
 
@@ -28,10 +30,11 @@ using request_atom = caf::atom_constant<caf::atom("request")>;    // gateway: an
 using serve_atom = caf::atom_constant<caf::atom("serve")>;        // supervisor: an engine op
 using alloc_ip_atom = caf::atom_constant<caf::atom("alloc_ip")>;  // allocator
 using release_atom = caf::atom_constant<caf::atom("release_ip")>; // allocator
-using configure_atom = caf::atom_constant<caf::atom("configure")>;// allocator: node slice
+using pools_atom = caf::atom_constant<caf::atom("pools")>;        // allocator: a pool operation
 using dns_set_atom = caf::atom_constant<caf::atom("dns_set")>;    // dns
 using dns_del_atom = caf::atom_constant<caf::atom("dns_del")>;    // dns
 using dns_listen_atom = caf::atom_constant<caf::atom("dns_listen")>;  // dns: serve on / stop serving on
+using dns_domain_atom = caf::atom_constant<caf::atom("dns_domain")>;  // dns: the zone we answer for
 using stop_atom = caf::atom_constant<caf::atom("stop")>;          // supervisor: revert + exit
 using routes_atom = caf::atom_constant<caf::atom("routes")>;      // gateway: current children
 using init_atom = caf::atom_constant<caf::atom("init")>;          // supervisor: spawn children
@@ -49,10 +52,28 @@ struct inbound_call {
   reply_fn reply;
 };
 
-// The node slice the allocator draws from (the seed's default before any
-// global setup is 10.200.0.0/16).
-struct slice_config {
-  net::cidr slice;
+// Pool operations the supervisor asks of the allocator (net::node_pools).
+namespace pool {
+struct set_slice { net::cidr slice; };                       // the node slice
+struct set_cluster { net::cidr cluster; net::ip_address node_ip; };
+struct assign_subnet { std::string key, node; };             // -> subnet
+struct release_subnet { std::string key, node; };
+struct open { std::string pool; net::cidr subnet; };         // a bridge pool
+struct close { std::string pool; };
+struct bind { std::string service, pool; };
+struct unbind { std::string service; };
+struct allocate { std::string service; };                    // -> ip
+struct allocate_slice {};                                    // -> ip
+struct release { net::ip_address ip; };
+}  // namespace pool
+using pool_request =
+    std::variant<pool::set_slice, pool::set_cluster, pool::assign_subnet, pool::release_subnet,
+                 pool::open, pool::close, pool::bind, pool::unbind, pool::allocate,
+                 pool::allocate_slice, pool::release>;
+struct pool_reply {
+  std::optional<error> failure;  // set when the operation failed
+  std::optional<net::ip_address> ip;
+  std::optional<net::cidr> subnet;
 };
 
 }  // namespace overlayd::actors
@@ -65,7 +86,8 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(overlayd::ipc::req::release_ip)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(overlayd::ipc::req::register_dns)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(overlayd::ipc::req::unregister_dns)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(overlayd::actors::inbound_call)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(overlayd::actors::slice_config)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(overlayd::actors::pool_request)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(overlayd::actors::pool_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(overlayd::net::endpoint)
 
 namespace overlayd::actors {
@@ -78,8 +100,7 @@ using allocator_actor = caf::typed_actor<
                                                                                 ipc::response>,
     caf::replies_to<release_atom, correlation_id, ipc::req::release_ip>::with<correlation_id,
                                                                               ipc::response>,
-    caf::replies_to<configure_atom, correlation_id, slice_config>::with<correlation_id,
-                                                                        ipc::response>>;
+    caf::replies_to<pools_atom, correlation_id, pool_request>::with<correlation_id, pool_reply>>;
 
 // dns: one. Overlay DNS records (and, with net/dns, the server answering them).
 using dns_actor = caf::typed_actor<
@@ -88,7 +109,9 @@ using dns_actor = caf::typed_actor<
     caf::replies_to<dns_del_atom, correlation_id, ipc::req::unregister_dns>::with<correlation_id,
                                                                                   ipc::response>,
     caf::replies_to<dns_listen_atom, correlation_id, net::endpoint, bool>::with<correlation_id,
-                                                                                ipc::response>>;
+                                                                                ipc::response>,
+    caf::replies_to<dns_domain_atom, correlation_id, std::string>::with<correlation_id,
+                                                                        ipc::response>>;
 
 // gateway: one. Routes each request (its correlation id is given by the
 // engine) to the owning actor and hands the reply to the caller's reply_fn.

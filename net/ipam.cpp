@@ -136,3 +136,78 @@ void port_band::reserve(uint16_t port) { used_.insert(port); }
 void port_band::release(uint16_t port) { used_.erase(port); }
 
 }  // namespace overlayd::net
+
+namespace overlayd::net {
+
+void node_pools::set_slice(cidr slice) {
+  if (slice.normalized() != slice_.range()) slice_ = ip_allocator(slice);
+}
+
+status node_pools::set_cluster(cidr cluster, ip_address node_ip) {
+  if (!registry_) {
+    auto r = subnet_registry::create(cluster);
+    if (!r) return std::move(r).err();
+    registry_.emplace(std::move(r).value());
+  }
+  registry_->reserve_ip(node_ip);
+  return {};
+}
+
+result<cidr> node_pools::assign_subnet(const std::string& key, const std::string& node) {
+  if (!registry_)
+    return error(errc::precondition,
+                 "service subnet registry needs a cluster CIDR (SetupGlobalOverlay first)");
+  return registry_->assign(key, node);
+}
+
+void node_pools::release_subnet(const std::string& key, const std::string& node) {
+  if (registry_) registry_->release(key, node);
+}
+
+void node_pools::open_pool(const std::string& pool, cidr subnet) {
+  if (!pools_.count(pool)) pools_.emplace(pool, ip_allocator(subnet));
+}
+
+void node_pools::close_pool(const std::string& pool) {
+  pools_.erase(pool);
+  for (auto it = service_pool_.begin(); it != service_pool_.end();)
+    it = it->second == pool ? service_pool_.erase(it) : std::next(it);
+}
+
+void node_pools::bind(const std::string& service, const std::string& pool) {
+  service_pool_[service] = pool;
+}
+
+void node_pools::unbind(const std::string& service) { service_pool_.erase(service); }
+
+std::optional<std::string> node_pools::pool_of(const std::string& service) const {
+  auto it = service_pool_.find(service);
+  if (it == service_pool_.end()) return std::nullopt;
+  return it->second;
+}
+
+result<ip_address> node_pools::allocate(const std::string& service) {
+  if (auto p = pool_of(service)) {
+    auto it = pools_.find(*p);
+    if (it != pools_.end()) {
+      auto ip = it->second.allocate();
+      if (!ip)
+        return error(errc::exhausted, (p->size() >= 3 && p->substr(p->size() - 3) == "-sh" ? "shared bridge " : "service bridge ") +
+                                          *p + " subnet " + it->second.range().to_string() + " exhausted");
+      return ip;
+    }
+  }
+  return slice_.allocate();
+}
+
+void node_pools::release(const ip_address& ip) {
+  for (auto& [name, pool] : pools_) {
+    if (pool.contains(ip)) {
+      pool.release(ip);
+      return;
+    }
+  }
+  slice_.release(ip);
+}
+
+}  // namespace overlayd::net

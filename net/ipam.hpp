@@ -100,3 +100,48 @@ class port_band {
 };
 
 }  // namespace overlayd::net
+
+namespace overlayd::net {
+
+// Every pool of one node, as the allocator actor owns them:
+//  - the node slice (global-overlay addresses, eth1 of join_global attaches);
+//  - the service-subnet registry (once the cluster CIDR is known);
+//  - one pool per bridge (per-service bridges and the shared bridge), whose
+//    first usable address is the bridge's gateway and never handed out.
+// allocate(service) draws from the bridge pool the service is bound to, else
+// from the node slice, exactly as the seed's allocate_ip.
+class node_pools {
+ public:
+  explicit node_pools(cidr slice) : slice_(slice) {}
+
+  // Re-binds the node slice (setup_global_overlay with a slice_cidr).
+  void set_slice(cidr slice);
+  const ip_allocator& slice() const noexcept { return slice_; }
+  // Creates the registry on first use; reserves the node IP in it.
+  status set_cluster(cidr cluster, ip_address node_ip);
+  bool has_registry() const noexcept { return registry_.has_value(); }
+
+  result<cidr> assign_subnet(const std::string& key, const std::string& node);
+  void release_subnet(const std::string& key, const std::string& node);
+
+  // A bridge pool named `pool` (the bridge name) over `subnet`; idempotent.
+  void open_pool(const std::string& pool, cidr subnet);
+  void close_pool(const std::string& pool);
+  // allocate(service) uses this pool from now on.
+  void bind(const std::string& service, const std::string& pool);
+  void unbind(const std::string& service);
+  std::optional<std::string> pool_of(const std::string& service) const;
+
+  result<ip_address> allocate(const std::string& service);
+  result<ip_address> allocate_from_slice() { return slice_.allocate(); }
+  // Returns the address to whichever pool contains it (bridge pools first).
+  void release(const ip_address& ip);
+
+ private:
+  ip_allocator slice_;
+  std::optional<subnet_registry> registry_;
+  std::map<std::string, ip_allocator> pools_;        // bridge name -> pool
+  std::map<std::string, std::string> service_pool_;  // service -> bridge name
+};
+
+}  // namespace overlayd::net

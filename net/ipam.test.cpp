@@ -114,3 +114,34 @@ TEST_CASE("dedicated port band takes the lowest free port in base+1..=base+256")
   for (int i = 0; i < 35; ++i) REQUIRE(top.allocate().ok());
   CHECK_FALSE(top.allocate().ok());
 }
+
+TEST_CASE("node pools draw from the service's bridge pool, else from the node slice") {
+  node_pools pools(net_("10.200.1.0/28"));
+  CHECK_FALSE(pools.assign_subnet("web", "1").ok());  // no cluster yet
+  REQUIRE(pools.set_cluster(net_("10.200.0.0/16"), ip("10.200.1.1")).ok());
+  auto sub = pools.assign_subnet("web", "1");
+  REQUIRE(sub.ok());
+  CHECK(sub->to_string() == "10.200.0.0/26");  // the node IP lives in 10.200.1.0/26
+  pools.open_pool("zl-p-1-web-b", *sub);
+  CHECK(*pools.allocate("web") == ip("10.200.1.2"));  // not bound yet: the slice
+  pools.bind("web", "zl-p-1-web-b");
+  CHECK(*pools.allocate("web") == ip("10.200.0.2"));  // .1 is the bridge gateway
+  CHECK(*pools.allocate("api") == ip("10.200.1.3"));
+  pools.release(ip("10.200.0.2"));
+  CHECK(*pools.allocate("web") == ip("10.200.0.2"));
+  pools.release(ip("10.200.1.3"));
+  CHECK(*pools.allocate_from_slice() == ip("10.200.1.3"));
+  pools.close_pool("zl-p-1-web-b");
+  CHECK_FALSE(pools.pool_of("web").has_value());
+  CHECK(*pools.allocate("web") == ip("10.200.1.4"));
+}
+
+TEST_CASE("an exhausted bridge pool names the bridge and its subnet") {
+  node_pools pools(net_("10.200.1.0/28"));
+  pools.open_pool("zl-x-sh", net_("10.9.0.0/30"));  // .1 gateway, .2 usable, .3 broadcast
+  pools.bind("a", "zl-x-sh");
+  CHECK(*pools.allocate("a") == ip("10.9.0.2"));
+  auto e = pools.allocate("a");
+  REQUIRE_FALSE(e.ok());
+  CHECK(e.err().message == "shared bridge zl-x-sh subnet 10.9.0.0/30 exhausted");
+}
