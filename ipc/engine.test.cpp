@@ -93,9 +93,13 @@ TEST_CASE("the engine answers invalid, unimplemented and post-stop calls with er
   CHECK(std::get<resp::err>(bad).message.find("10.0.0/33") != std::string::npos);
   // Teardown with nothing set up is a no-op, as the seed.
   CHECK(std::holds_alternative<resp::ok>(e.call(req::teardown_global_overlay{})));
-  auto later = e.call(req::setup_service_overlay{"web", overlay_mode::auto_});
+  auto early = e.call(req::setup_service_overlay{"web", overlay_mode::auto_});
+  REQUIRE(std::holds_alternative<resp::err>(early));
+  CHECK(std::get<resp::err>(early).message ==
+        "service subnet registry needs a cluster CIDR (SetupGlobalOverlay first)");
+  auto later = e.call(req::nat_tick{});
   REQUIRE(std::holds_alternative<resp::err>(later));
-  CHECK(std::get<resp::err>(later).message == "setup_service_overlay is not implemented yet");
+  CHECK(std::get<resp::err>(later).message == "nat_tick is not implemented yet");
   // Before global setup a global-scope peer is recorded, a service-scope one refused.
   CHECK(std::holds_alternative<resp::ok>(e.call(req::add_peer{
       {"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "10.0.0.1:51820", "10.200.0.2/32", 25, {}}})));
