@@ -5,7 +5,10 @@
 // initiator again: ee, se).
 //
 // Usage: bench_handshake [seconds per measurement, default 2]
-// Single-threaded; run it on an idle core for stable figures.
+// Single-threaded; rates are per CPU-second of this thread (CLOCK_THREAD_CPUTIME_ID),
+// so a busy machine slows the run but not the figures (caches aside).
+#include <time.h>
+
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -21,18 +24,24 @@ using bench_clock = std::chrono::steady_clock;
 
 namespace {
 
+// CPU time of this thread: "per core" even when the machine is shared.
+double thread_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return double(ts.tv_sec) + double(ts.tv_nsec) * 1e-9;
+}
+
+// Operations per CPU-second, running for `seconds` of wall time.
 template <class F>
 double rate(double seconds, F&& one) {
-  const auto start = bench_clock::now();
-  const auto until = start + std::chrono::duration<double>(seconds);
+  const auto until = bench_clock::now() + std::chrono::duration<double>(seconds);
+  const double cpu0 = thread_cpu_seconds();
   uint64_t n = 0;
-  auto now = start;
   do {
     for (int i = 0; i < 16; ++i) one();
     n += 16;
-    now = bench_clock::now();
-  } while (now < until);
-  return double(n) / std::chrono::duration<double>(now - start).count();
+  } while (bench_clock::now() < until);
+  return double(n) / (thread_cpu_seconds() - cpu0);
 }
 
 struct pair_state {

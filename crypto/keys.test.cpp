@@ -96,3 +96,14 @@ TEST_CASE("public keys compare by value and hash") {
   CHECK(!(a == b));
   CHECK(std::hash<public_key>{}(a) == std::hash<public_key>{}(a));
 }
+
+TEST_CASE("public keys derived here match wireguard-tools' `wg genkey | wg pubkey`") {
+  // Generated with wireguard-tools (its own Curve25519 code, not libsodium).
+  auto sk = private_key_from_base64("6LM5B/weXajjBoblIfmDapu5U3JhsDAprHqU7Qa6UUY=");
+  REQUIRE(sk.ok());
+  CHECK(key_to_base64(public_from_private(*sk).span()) == "+9ENEprw8xXdK53RRt9uO+7/fV3DON2vPiNCdd5AUiI=");
+  auto psk = preshared_key_from_base64("VioFPf+YcNHWh4eD8zVcos2G1Z/mRN0zZHCP+YMms/M=");
+  REQUIRE(psk.ok());
+  CHECK(key_to_base64(psk->span()) == "VioFPf+YcNHWh4eD8zVcos2G1Z/mRN0zZHCP+YMms/M=");
+  CHECK(preshared_key_from_hex(key_to_hex(psk->span())).value() == *psk);
+}

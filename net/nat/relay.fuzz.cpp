@@ -6,7 +6,7 @@
 #include <cstdint>
 #include <memory>
 
-#include <sodium.h>
+#include "crypto/relay_auth.hpp"
 
 #include "net/nat/relay_client.hpp"
 #include "net/nat/relay_server.hpp"
@@ -38,9 +38,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     // A timestamp inside the replay window, so requests reach the handlers.
     uint64_t ts = relay::unix_ms(now);
     for (int i = 0; i < 8; ++i) signed_msg[8 + i] = uint8_t(ts >> (56 - 8 * i));
-    uint8_t mac[relay::mac_size];
-    crypto_generichash(mac, sizeof mac, signed_msg.data(), signed_msg.size(), key.data(), key.size());
-    signed_msg.insert(signed_msg.end(), mac, mac + sizeof mac);
+    auto mac = overlayd::crypto::relay_mac(key, signed_msg);
+    signed_msg.insert(signed_msg.end(), mac.begin(), mac.end());
     (void)relay::decode_control(signed_msg, key);
     (void)server->on_datagram(from, signed_msg, now);
   }

@@ -17,7 +17,7 @@ relay_client::relay_client(relay_client_options opts)
   opts_.credential.clear();
 }
 
-relay_client::~relay_client() { sodium_memzero(key_.data(), key_.size()); }
+relay_client::~relay_client() = default;
 
 void relay_client::start(wall::time_point now) {
   pending_.clear();

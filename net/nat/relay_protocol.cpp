@@ -5,12 +5,12 @@
 #include <algorithm>
 #include <cstring>
 
+#include "crypto/relay_auth.hpp"
 #include "net/nat/nat_constants.hpp"
 
 namespace overlayd::net::nat::relay {
 namespace {
 
-constexpr std::string_view key_context = "overlayd relay auth v1";
 constexpr size_t addr_size = 20;  // family(1) reserved(1) port(2) ip(16)
 
 void put_addr(bytes& b, const std::optional<endpoint>& ep) {
@@ -35,7 +35,8 @@ result<std::optional<endpoint>> get_addr(byte_span s) {
 }
 
 void mac(const auth_key& key, byte_span covered, uint8_t out[mac_size]) {
-  crypto_generichash(out, mac_size, covered.data(), covered.size(), key.data(), key.size());
+  auto m = crypto::relay_mac(key, covered);
+  std::memcpy(out, m.data(), mac_size);
 }
 
 bool known_control(uint8_t t) {
@@ -56,13 +57,7 @@ std::string_view to_string(error_code e) noexcept {
   return "unknown error";
 }
 
-auth_key derive_auth_key(std::string_view credential) {
-  auth_key k{};
-  crypto_generichash(k.data(), k.size(), reinterpret_cast<const uint8_t*>(credential.data()),
-                     credential.size(), reinterpret_cast<const uint8_t*>(key_context.data()),
-                     key_context.size());
-  return k;
-}
+auth_key derive_auth_key(std::string_view credential) { return crypto::relay_auth_key(credential); }
 
 bytes encode_control(const control& c, const auth_key& key) {
   bytes b;

@@ -20,6 +20,7 @@
 #include <string_view>
 
 #include "core/error.hpp"
+#include "crypto/secret.hpp"
 #include "net/ip.hpp"
 #include "net/nat/byte_io.hpp"
 
@@ -74,9 +75,9 @@ struct control {
   std::optional<endpoint> reflexive;  // allocate_ok/refresh_ok: client as the relay sees it
 };
 
-// 32-byte key: BLAKE2b-256 of the credential, keyed with a fixed context
-// string so the key is bound to this protocol.
-using auth_key = std::array<uint8_t, 32>;
+// The cluster relay key, crypto::relay_auth_key(credential) (BLAKE2b, see
+// crypto/relay_auth.hpp); wiped on destruction.
+using auth_key = crypto::secret<32>;
 auth_key derive_auth_key(std::string_view credential);
 
 bytes encode_control(const control& c, const auth_key& key);

@@ -18,7 +18,7 @@ relay_server::relay_server(relay_server_options opts)
   opts_.credential.clear();
 }
 
-relay_server::~relay_server() { sodium_memzero(key_.data(), key_.size()); }
+relay_server::~relay_server() = default;
 
 std::vector<outgoing_datagram> relay_server::on_datagram(const endpoint& from, byte_span d,
                                                          wall::time_point now) {

@@ -1,10 +1,12 @@
 // device: our userspace WireGuard interface. Owns a TUN, a UDP socket, the
 // UAPI server and four threads:
 //
-//   tun->udp   reads IP packets from the TUN in batches, routes them through
-//              the allowed-ips of the current snapshot, encrypts, sendmmsg
-//   udp->tun   recvmmsg batches; transport data is decrypted, source-checked
-//              and written to the TUN; handshake messages go to the
+//   tun->udp   reads IP packets from the TUN in batches (TSO super-packets
+//              cut into segments), routes them through the allowed-ips of
+//              the current snapshot, encrypts, sendmmsg (UDP GSO trains)
+//   udp->tun   recvmmsg batches (UDP GRO); transport data is decrypted,
+//              source-checked, coalesced per TCP flow and written to the
+//              TUN as GSO packets; handshake messages go to the
 //              handshake queue; anything that is not WireGuard (STUN...)
 //              goes to the foreign-datagram handler
 //   handshake  MAC1/cookie checks and the Noise handshake, off the data path

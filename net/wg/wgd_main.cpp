@@ -4,13 +4,36 @@
 // SIGTERM, then tears everything down.
 //
 //   overlay-wg [-f] [--mtu 1420] [--address 10.0.0.1/24]... [--port 0]
-//              [--uapi-dir /var/run/wireguard] [--no-link] IFNAME
+//              [--uapi-dir /var/run/wireguard] [--no-link] [--no-offload]
+//              [--no-udp-offload] [--clock-scale K] IFNAME
+//
+// --clock-scale K (tests only) runs the protocol's monotonic clock K times
+// faster, so rekeys (REKEY_AFTER_TIME 120 s) happen every 120/K s of real
+// time; wall time (TAI64N, `wg show` handshake times) stays real.
 #include <signal.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
 #include "net/wg/device.hpp"
+
+namespace {
+
+class scaled_clock final : public overlayd::wg::clock {
+ public:
+  explicit scaled_clock(double k) : k_(k), start_(std::chrono::steady_clock::now()) {}
+  overlayd::wg::time_point now() const noexcept override {
+    const auto real = std::chrono::steady_clock::now() - start_;
+    return start_ + std::chrono::duration_cast<overlayd::wg::duration>(real * k_);
+  }
+  overlayd::wg::wall_time wall_now() const noexcept override { return std::chrono::system_clock::now(); }
+
+ private:
+  const double k_;
+  const overlayd::wg::time_point start_;
+};
+
+}  // namespace
 
 int main(int argc, char** argv) {
   using namespace overlayd;
@@ -29,6 +52,9 @@ int main(int argc, char** argv) {
   app.add_flag("--no-offload", no_offload, "no TUN TSO/GSO offloads (one packet per syscall)");
   bool no_udp_offload = false;
   app.add_flag("--no-udp-offload", no_udp_offload, "no UDP GSO/GRO on the socket");
+  double clock_scale = 1.0;
+  app.add_option("--clock-scale", clock_scale, "tests only: protocol clock runs this much faster")
+      ->check(CLI::Range(1.0, 1000.0));
   app.add_option("ifname", opts.name, "interface name")->required();
   CLI11_PARSE(app, argc, argv);
   opts.configure_link = !no_link;
@@ -50,6 +76,8 @@ int main(int argc, char** argv) {
   sigaddset(&stop, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop, nullptr);
 
+  scaled_clock scaled(clock_scale);
+  if (clock_scale != 1.0) opts.clk = &scaled;
   auto dev = wg::device::create(opts);
   if (!dev) {
     std::fprintf(stderr, "overlay-wg: %s\n", dev.err().message.c_str());
