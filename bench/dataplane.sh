@@ -69,7 +69,8 @@ nsA ip addr add "$UL_A/24" dev "$VETH_A"; nsB ip addr add "$UL_B/24" dev "$VETH_
 nsA ip link set "$VETH_A" up; nsB ip link set "$VETH_B" up
 timeout 10 bash -c "until ip netns exec $NS_A ping -c1 -W1 $UL_B >/dev/null 2>&1; do sleep 0.2; done" \
   || die "veth ping failed"
-nsB iperf3 -s -p "$IPERF_PORT" >"$STATE/iperf3-server.log" 2>&1 &
+# `ip netns exec` execs: $! is iperf3 itself (a function would give a subshell).
+ip netns exec "$NS_B" iperf3 -s -p "$IPERF_PORT" >"$STATE/iperf3-server.log" 2>&1 &
 PIDS+=($!)
 timeout 5 bash -c "until ip netns exec $NS_B ss -ltn | grep -q ':$IPERF_PORT '; do sleep 0.1; done" \
   || die "iperf3 server did not start"

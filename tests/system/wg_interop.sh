@@ -49,9 +49,11 @@ nsA ip link set lo up; nsB ip link set lo up
 nsA ip addr add 192.168.79.1/24 dev "$VA"; nsB ip addr add 192.168.79.2/24 dev "$VB"
 nsA ip link set "$VA" up; nsB ip link set "$VB" up
 
-nsA "$OWG" --address 10.77.0.1/24 "$WA" >"$TMP/a.log" 2>&1 &
+# Background processes via `ip netns exec` itself (it execs): $! is then the
+# process, not a subshell, so cleanup can stop it.
+ip netns exec "$NA" "$OWG" --address 10.77.0.1/24 "$WA" >"$TMP/a.log" 2>&1 &
 PIDS+=($!)
-LOG_LEVEL=error nsB wireguard-go -f "$WB" >"$TMP/b.log" 2>&1 &
+LOG_LEVEL=error ip netns exec "$NB" wireguard-go -f "$WB" >"$TMP/b.log" 2>&1 &
 PIDS+=($!)
 for s in "$WA" "$WB"; do
   timeout 5 bash -c "until [[ -S /var/run/wireguard/$s.sock ]]; do sleep 0.1; done" \
@@ -76,7 +78,7 @@ timeout 15 ip netns exec "$NA" ping -c 3 -i 0.2 -W 3 10.77.0.2 >"$TMP/ping1" 2>&
 timeout 15 ip netns exec "$NB" ping -c 3 -i 0.2 -W 3 10.77.0.1 >"$TMP/ping2" 2>&1 || { cat "$TMP/ping2"; fail "ping B->A"; }
 
 echo "== iperf3 TCP 3 s A->B"
-nsB iperf3 -s -1 -p 5201 >"$TMP/iperf-s.log" 2>&1 &
+ip netns exec "$NB" iperf3 -s -1 -p 5201 >"$TMP/iperf-s.log" 2>&1 &
 PIDS+=($!)
 timeout 5 bash -c "until ip netns exec $NB ss -ltn | grep -q ':5201 '; do sleep 0.1; done" || fail "iperf3 server"
 timeout 20 ip netns exec "$NA" iperf3 -c 10.77.0.2 -p 5201 -t 3 -f m >"$TMP/iperf.log" 2>&1 \

@@ -88,7 +88,7 @@ echo "== ours<->ours ping both ways"
 timeout 15 ip netns exec "$NA" ping -c 3 -i 0.2 -W 3 10.78.0.2 >/dev/null 2>&1 || fail "ping A->B"
 timeout 15 ip netns exec "$NB" ping -c 3 -i 0.2 -W 3 10.78.0.1 >/dev/null 2>&1 || fail "ping B->A"
 echo "== iperf3 TCP 3 s A->B"
-nsB iperf3 -s -1 -p 5201 >"$TMP/iperf-s.log" 2>&1 &
+ip netns exec "$NB" iperf3 -s -1 -p 5201 >"$TMP/iperf-s.log" 2>&1 &
 PIDS+=($!)
 timeout 5 bash -c "until ip netns exec $NB ss -ltn | grep -q ':5201 '; do sleep 0.1; done" || fail "iperf3 server"
 timeout 20 ip netns exec "$NA" iperf3 -c 10.78.0.2 -p 5201 -t 3 -f m >"$TMP/iperf.log" 2>&1 \
