@@ -58,6 +58,11 @@ device::device(tun_device tun, std::shared_ptr<udp_socket> udp, device_options& 
 device::~device() {
   uapi_.reset();  // no more control requests from wg
   stop_threads();
+  // Peers unregister from indices_ when they die. snap_ is declared before
+  // indices_, so left to member destruction it would outlive the table and
+  // its peers would write into a destroyed index_table (see peer.hpp's
+  // lifetime note). Drop the packet-path snapshot while indices_ is alive.
+  snap_.store(nullptr);
 }
 
 void device::start_threads() {
