@@ -66,11 +66,11 @@ done
 
 if [ -d "$fuzz_build" ]; then
   for f in "$fuzz_build"/tests/fuzz_*; do
-    [ -x "$f" ] || continue
+    [ -f "$f" ] && [ -x "$f" ] || continue  # not meson's fuzz_*.p object dirs
     name=$(basename "$f")
     corpus="$root/tests/fuzz/corpus/${name#fuzz_}"
     mkdir -p "$logdir/$name"
-    if "$f" -max_total_time="${FUZZ_SECONDS:-20}" -rss_limit_mb=2048 "$logdir/$name" \
+    if "$f" -max_total_time="${FUZZ_SECONDS:-20}" -rss_limit_mb=2048 -print_final_stats=1 "$logdir/$name" \
         $( [ -d "$corpus" ] && echo "$corpus" ) >"$logdir/$name.log" 2>&1; then
       passed=$((passed + 1)); echo "PASS $name ($(grep -Eo 'stat::number_of_executed_units: [0-9]+' "$logdir/$name.log" | grep -Eo '[0-9]+$' || echo '?') runs)"
     else
