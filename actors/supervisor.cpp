@@ -452,6 +452,10 @@ class supervisor_impl : public traced<supervisor_actor::base> {
       }
     }
     if (!port) {
+      // Ports other services recorded in the marker stay theirs (a restarted
+      // daemon re-binds them when those services come back).
+      for (const auto& n : marker.networks())
+        if (n.owner != owner && n.wg_port) ask(pool::reserve_port{port_base(), *n.wg_port});
       auto p = ask(pool::allocate_port{port_base()});
       if (p.failure) return engine_error(p.failure->message);
       port = *p.port;

@@ -215,6 +215,8 @@ ctl a "{\"op\":\"detach_container\",\"handle\":{\"platform\":\"linux_pid\",\"pid
 stop a
 start "$A" a
 global a 1 10.200.1.0/28
+# A new dedicated service does not take the port db recorded in the marker.
+[ "$(field "$(ctl a '{"op":"setup_service_overlay","service":"db3","mode":"dedicated"}')" wg_port)" = 51822 ]
 sa2=$(ctl a '{"op":"setup_service_overlay","service":"db","mode":"dedicated"}')
 [ "$(field "$sa2" wg_public_key)" = "$kda" ] && [ "$(field "$sa2" wg_port)" = 51821 ]
 
@@ -222,7 +224,7 @@ sa2=$(ctl a '{"op":"setup_service_overlay","service":"db","mode":"dedicated"}')
 ctl a '{"op":"teardown_service_overlay","service":"db"}'
 if ip -n "$A" link show "$da" 2>/dev/null; then echo "$da survived teardown"; exit 1; fi
 python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); assert not [n for n in m["networks"] if n["owner"]=="service:db"], m' "$tmp/a/agent_network.json"
-[ "$(st a | python3 -c 'import json,sys; print(len(json.load(sys.stdin).get("dedicated_services", [])))')" = 0 ]
+[ "$(st a | python3 -c 'import json,sys; print([d["service"] for d in json.load(sys.stdin).get("dedicated_services", [])])')" = "['db3']" ]
 sa3=$(ctl a '{"op":"setup_service_overlay","service":"db","mode":"dedicated"}')
 [ "$(field "$sa3" wg_port)" = 51821 ] && [ "$(field "$sa3" wg_public_key)" != "$kda" ]
 
