@@ -72,6 +72,17 @@ class allocator_impl : public traced<allocator_actor::base> {
               if (ip) out.ip = *ip; else fail(ip.err());
             },
             [&](const pool::release& m) { pools_.release(m.ip); },
+            [&](const pool::allocate_port& m) {
+              auto p = pools_.allocate_port(m.base);
+              if (p) out.port = *p; else fail(p.err());
+            },
+            [&](const pool::reserve_port& m) { pools_.reserve_port(m.base, m.port); },
+            [&](const pool::release_port& m) { pools_.release_port(m.port); },
+            [&](const pool::assignments&) {
+              if (const auto* reg = pools_.registry())
+                for (const auto& [key, subnet] : reg->assignments())
+                  out.assignments.emplace_back(key.first, key.second, subnet);
+            },
         },
         r);
     return out;

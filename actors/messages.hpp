@@ -17,7 +17,9 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <variant>
+#include <vector>
 
 #include "ipc/types.hpp"
 
@@ -65,15 +67,22 @@ struct unbind { std::string service; };
 struct allocate { std::string service; };                    // -> ip
 struct allocate_slice {};                                    // -> ip
 struct release { net::ip_address ip; };
+struct allocate_port { uint16_t base; };                     // -> port (dedicated band)
+struct reserve_port { uint16_t base, port; };                // a port from the marker
+struct release_port { uint16_t port; };
+struct assignments {};                                       // -> the registry's (service, node, subnet)
 }  // namespace pool
 using pool_request =
     std::variant<pool::set_slice, pool::set_cluster, pool::assign_subnet, pool::release_subnet,
                  pool::open, pool::close, pool::bind, pool::unbind, pool::allocate,
-                 pool::allocate_slice, pool::release>;
+                 pool::allocate_slice, pool::release, pool::allocate_port,
+                 pool::reserve_port, pool::release_port, pool::assignments>;
 struct pool_reply {
   std::optional<error> failure;  // set when the operation failed
   std::optional<net::ip_address> ip;
   std::optional<net::cidr> subnet;
+  std::optional<uint16_t> port;
+  std::vector<std::tuple<std::string, std::string, net::cidr>> assignments;
 };
 
 }  // namespace overlayd::actors

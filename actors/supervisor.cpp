@@ -15,10 +15,13 @@
 #include "actors/dns.hpp"
 #include "actors/traced.hpp"
 #include "net/dns/record_store.hpp"
+#include "net/host/sweep.hpp"
 #include "net/host/mutator.hpp"
 #include "net/ipam.hpp"
 #include "net/names.hpp"
 #include "net/netlink/link.hpp"
+#include "ipc/marker.hpp"
+#include "net/overlay/dedicated.hpp"
 #include "net/overlay/global_overlay.hpp"
 #include "net/overlay/plumbing.hpp"
 
@@ -70,6 +73,42 @@ struct attach_info {
   bool ephemeral = false;
   std::optional<std::string> isolation_network;
 };
+
+// Contract: DEFAULT_WG_PORT; the dedicated band sits above the global port.
+constexpr uint16_t default_wg_port = 51420;
+
+ipc::service_overlay_info dedicated_overlay_info(const std::string& name,
+                                                 const overlay::dedicated_overlay& d) {
+  ipc::service_overlay_info i;
+  i.name = name;
+  i.mode = ipc::overlay_mode::dedicated;
+  i.wg_public_key = d.public_key_base64();
+  i.wg_port = d.port();
+  i.overlay_ip = d.overlay_ip();
+  i.subnet = d.subnet().to_string();
+  return i;
+}
+
+// One guest_managed attachment (the seed's GuestAttachInfo).
+struct guest_info {
+  net::ip_address overlay_ip;
+  std::string public_key;
+  std::optional<std::string> dedicated_service;  // peer lives on that device, else global
+  std::optional<std::string> isolation_network;
+};
+
+// One host_shared attachment: a /32 (/128) alias on the global device.
+struct host_shared_info {
+  net::ip_address ip;
+  std::string service;
+  std::optional<std::string> isolation_network;
+};
+
+// Bounds on the user-growable attachment maps.
+constexpr size_t max_guest_attachments = 4096;
+constexpr size_t max_host_shared_attachments = 4096;
+
+net::cidr host_cidr(const net::ip_address& ip) { return net::cidr(ip, ip.is_v4() ? 32 : 128); }
 
 ipc::response engine_error(const std::string& what) {
   return ipc::resp::err{"overlay engine error: " + what};
@@ -176,6 +215,9 @@ class supervisor_impl : public traced<supervisor_actor::base> {
               return ipc::resp::err{"overlay engine error: remove_scoped_resolver(" + m.zone +
                                     "): scoped resolvers are macOS-only"};
             },
+            [this](const ipc::req::prune_orphan_bridges& m) -> ipc::response {
+              return ipc::resp::pruned_bridges{prune_orphan_bridges(m.live_bridge_names)};
+            },
             [this](const ipc::req::shutdown&) -> ipc::response {
               stopping_ = true;
               revert_host_state();
@@ -201,6 +243,7 @@ class supervisor_impl : public traced<supervisor_actor::base> {
       return;
     }
     host_.emplace(std::move(m).value());
+    sweep_veths();
     if (size_t n = host_->leftover_changes()) {
       spdlog::warn("found {} host changes journaled by a previous run that did not tear down; "
                    "reverting them",
@@ -279,7 +322,12 @@ class supervisor_impl : public traced<supervisor_actor::base> {
     // Attachments and bridges first (their links are journaled and reverted
     // below anyway); then the device; then every other host change.
     attached_.clear();
+    guest_attachments_.clear();
+    host_shared_.clear();
     network_members_.clear();
+    // Dedicated devices go; their marker entries stay (identity for the next run).
+    for (auto& [svc, d] : dedicated_) ask(pool::release_port{d->port()});
+    dedicated_.clear();
     for (auto& [svc, b] : service_bridges_) ask(pool::close{b.name});
     service_bridges_.clear();
     if (shared_bridge_) ask(pool::close{shared_bridge_->name});
@@ -299,6 +347,17 @@ class supervisor_impl : public traced<supervisor_actor::base> {
       s.node_ip = global_->node_ip();
       s.public_key = global_->public_key_base64();
       for (auto& p : global_->device().current_status().peers) s.peers.push_back(to_wire(p));
+    }
+    for (auto& [svc, d] : dedicated_) {
+      ipc::dedicated_service_status ds;
+      ds.service = svc;
+      ds.interface = d->interface();
+      ds.public_key = d->public_key_base64();
+      ds.listen_port = d->port();
+      ds.overlay_ip = d->overlay_ip();
+      ds.subnet = d->subnet().to_string();
+      ds.peer_count = static_cast<uint32_t>(d->device().current_status().peers.size());
+      s.dedicated_services.push_back(std::move(ds));
     }
     if (state_.cluster) s.overlay_cidr = state_.cluster->to_string();
     if (state_.slice) s.slice_cidr = state_.slice->to_string();
@@ -323,11 +382,11 @@ class supervisor_impl : public traced<supervisor_actor::base> {
   // ---- service overlays (auto, shared, isolated; seed semantics) -----------
 
   ipc::response setup_service(const ipc::req::setup_service_overlay& m) {
-    if (ipc::uses_per_service_wg(m.mode))
-      return ipc::resp::err{"setup_service_overlay in dedicated mode is not implemented yet"};
     if (!state_.cluster || !global_)
       return ipc::resp::err{"service subnet registry needs a cluster CIDR (SetupGlobalOverlay first)"};
+    // The mode is recorded before any host work (seed): attach uses it.
     service_modes_[m.service] = m.mode;
+    if (ipc::uses_per_service_wg(m.mode)) return setup_dedicated(m.service);
     if (ipc::uses_shared_bridge(m.mode)) {
       auto name = ensure_shared_bridge();
       if (!name) return engine_error(name.err().message);
@@ -361,6 +420,117 @@ class supervisor_impl : public traced<supervisor_actor::base> {
     return ipc::resp::service_overlay{{name, ipc::overlay_mode::auto_}};
   }
 
+  // ---- dedicated per-service overlays (seed: setup_service_overlay_dedicated) --
+
+  uint16_t port_base() const { return state_.overlay_port ? state_.overlay_port : default_wg_port; }
+
+  ipc::response setup_dedicated(const std::string& svc) {
+    // 1. Idempotent: an existing dedicated transport returns its identity.
+    if (auto it = dedicated_.find(svc); it != dedicated_.end()) {
+      auto b = service_bridges_.find(svc);
+      return ipc::resp::service_overlay{
+          dedicated_overlay_info(b != service_bridges_.end() ? b->second.name : it->second->interface(), *it->second)};
+    }
+    // 2. Identity: reused from the marker when complete, else minted.
+    const std::string marker_path = ipc::network_marker::path_in(cfg_.data_dir);
+    std::string warning;
+    auto marker = ipc::network_marker::load(marker_path, &warning);
+    if (!warning.empty()) spdlog::warn("{}", warning);
+    const std::string owner = ipc::network_marker::owner_for_service(svc);
+    overlay::dedicated_spec spec;
+    spec.uapi_dir = cfg_.uapi_dir;
+    std::optional<uint16_t> port;
+    const auto* rec = marker.get(owner);
+    if (rec && rec->wg_private_key && rec->wg_public_key && rec->wg_port && rec->interface) {
+      if (auto k = crypto::private_key_from_base64(*rec->wg_private_key); k) {
+        spec.private_key = crypto::private_key(k->span());
+        port = *rec->wg_port;
+        spec.interface = *rec->interface;
+        ask(pool::reserve_port{port_base(), *port});
+      } else {
+        spdlog::warn("service {}: marker key unreadable ({}); minting a new identity", svc, k.err().message);
+      }
+    }
+    if (!port) {
+      // Ports other services recorded in the marker stay theirs (a restarted
+      // daemon re-binds them when those services come back).
+      for (const auto& n : marker.networks())
+        if (n.owner != owner && n.wg_port) ask(pool::reserve_port{port_base(), *n.wg_port});
+      auto p = ask(pool::allocate_port{port_base()});
+      if (p.failure) return engine_error(p.failure->message);
+      port = *p.port;
+      spec.private_key = crypto::generate_private_key();
+      spec.interface = net::make_interface_name({state_.deployment, state_.instance_id, svc}, "d");
+    }
+    spec.port = *port;
+    // 3. Subnet from the same registry the other modes use.
+    auto sub = ask(pool::assign_subnet{svc, node_key()});
+    if (sub.failure) {
+      ask(pool::release_port{*port});
+      return engine_error("ServiceSubnetRegistry::assign(" + svc + ", " + node_key() +
+                          ") failed: " + sub.failure->message);
+    }
+    spec.subnet = *sub.subnet;
+    spec.overlay_ip = sub.subnet->normalized().network().plus(1);  // first usable
+    // 4. The device.
+    auto d = overlay::dedicated_overlay::bring_up(spec, *host_);
+    if (!d) {
+      ask(pool::release_port{*port});
+      ask(pool::release_subnet{svc, node_key()});
+      return engine_error("Failed to create dedicated overlay for " + svc + ": " + d.err().message);
+    }
+    auto dev = std::move(d).value();
+    // 5. Persist the identity (a failure leaves the device live: seed).
+    marker.upsert({owner, "wg-dedicated", dev->interface(), dev->public_key_base64(),
+                   dev->subnet().to_string(), dev->port(),
+                   crypto::key_to_base64(spec.private_key.span()), dev->public_key_base64(),
+                   dev->interface()});
+    if (auto r = marker.save(marker_path); !r)
+      spdlog::warn("service {}: failed to persist dedicated-overlay marker (device still live): {}", svc,
+                   r.err().message);
+    // 6. The per-service bridge, routed over the dedicated device (see
+    // net/overlay/dedicated.hpp for how the subnet is routed).
+    const std::string name = net::make_interface_name({state_.deployment, state_.instance_id, svc}, "b");
+    auto b = make_bridge(name, *sub.subnet);
+    if (!b) {
+      ask(pool::release_port{*port});
+      ask(pool::release_subnet{svc, node_key()});
+      return engine_error(b.err().message);
+    }
+    service_bridges_[svc] = *b;
+    ask(pool::bind{svc, name});
+    if (state_.local_wg_pubkey) {
+      if (auto k = crypto::public_key_from_base64(*state_.local_wg_pubkey); k)
+        if (auto r = dev->add_allowed_ip(*k, *sub.subnet); !r)
+          spdlog::debug("service {}: dedicated AllowedIPs not updated (non-fatal): {}", svc, r.err().message);
+    }
+    spdlog::info("service {}: dedicated device {} port {} subnet {} overlay IP {}", svc, dev->interface(),
+                 dev->port(), dev->subnet().to_string(), dev->overlay_ip().to_string());
+    auto info = dedicated_overlay_info(name, *dev);
+    dedicated_[svc] = std::move(dev);
+    return ipc::resp::service_overlay{std::move(info)};
+  }
+
+  // The dedicated device of `svc`: shut it, free its port, forget its identity.
+  void teardown_dedicated(const std::string& svc) {
+    auto it = dedicated_.find(svc);
+    if (it != dedicated_.end()) {
+      ask(pool::release_port{it->second->port()});
+      dedicated_.erase(it);
+    }
+    const std::string marker_path = ipc::network_marker::path_in(cfg_.data_dir);
+    std::string warning;
+    auto marker = ipc::network_marker::load(marker_path, &warning);
+    if (marker.remove(ipc::network_marker::owner_for_service(svc)))
+      if (auto r = marker.save(marker_path); !r)
+        spdlog::warn("service {}: marker entry not removed: {}", svc, r.err().message);
+  }
+
+  overlay::dedicated_overlay* dedicated_for(const std::string& svc) {
+    auto it = dedicated_.find(svc);
+    return it == dedicated_.end() ? nullptr : it->second.get();
+  }
+
   result<service_bridge> make_bridge(const std::string& name, const net::cidr& subnet) {
     service_bridge b{name, subnet.normalized(), subnet.normalized().network().plus(1)};
     if (auto r = overlay::create_bridge(*host_, name, net::cidr(b.gateway, subnet.prefix_len())); !r)
@@ -389,6 +559,7 @@ class supervisor_impl : public traced<supervisor_actor::base> {
     service_modes_.erase(service);
     ask(pool::unbind{service});
     if (ipc::uses_shared_bridge(mode)) return;  // the shared bridge lives until global teardown
+    teardown_dedicated(service);
     auto it = service_bridges_.find(service);
     // By its deterministic name even when nothing is in memory (seed).
     const std::string name = it != service_bridges_.end()
@@ -421,17 +592,82 @@ class supervisor_impl : public traced<supervisor_actor::base> {
             [&](const ipc::windows_container&) -> ipc::response {
               return ipc::resp::err{"windows_container attach is not supported on Linux"};
             },
-            [&](const auto&) -> ipc::response {
-              return ipc::resp::err{std::string("attach_container for ") +
-                                    (std::holds_alternative<ipc::host_shared>(m.handle) ? "host_shared" : "guest_managed") +
-                                    " handles is not implemented yet"};
-            },
+            [&](const ipc::guest_managed& h) -> ipc::response { return attach_guest(h.id, m); },
+            [&](const ipc::host_shared& h) -> ipc::response { return attach_host_shared(h.id, m); },
         },
         m.handle);
   }
 
+  // veth-<pid>-* links of dead containers (a crashed runtime, a previous
+  // daemon): swept at start-up and before a linux_pid attach, at most every
+  // veth_sweep_interval (listing every link on each attach is what the seed
+  // does; a busy node attaches far more often than containers die unseen).
+  static constexpr auto veth_sweep_interval = std::chrono::seconds(10);
+  void sweep_veths() {
+    if (!host_) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (last_veth_sweep_ && now - *last_veth_sweep_ < veth_sweep_interval) return;
+    last_veth_sweep_ = now;
+    auto r = host::sweep_orphan_veths(host_->netlink());
+    if (!r) spdlog::warn("orphan veth sweep: {}", r.err().message);
+    else if (!r->empty()) spdlog::info("orphan veth sweep removed {} link(s)", r->size());
+  }
+
+  // ---- prune_orphan_bridges (seed) -------------------------------------------
+
+  std::vector<std::string> prune_orphan_bridges(const std::vector<std::string>& live_names) {
+    std::vector<std::string> reclaimed;
+    if (!host_) return reclaimed;
+    auto links = netlink::list_links(host_->netlink());
+    if (!links) {
+      spdlog::warn("prune_orphan_bridges: failed to list host links: {}", links.err().message);
+      return reclaimed;
+    }
+    const std::set<std::string, std::less<>> live(live_names.begin(), live_names.end());
+    std::set<std::string, std::less<>> protected_;
+    if (global_) protected_.insert(global_->interface());
+    if (shared_bridge_) protected_.insert(shared_bridge_->name);
+    for (auto& [svc, d] : dedicated_) protected_.insert(d->interface());
+    // Names the registry's assignments would have, to release their slots.
+    std::map<std::string, std::tuple<std::string, std::string, net::cidr>> name_to_key;
+    for (auto& [svc, node, subnet] : ask(pool::assignments{}).assignments) {
+      name_to_key[net::make_interface_name({state_.deployment, state_.instance_id, svc}, "b")] = {svc, node, subnet};
+      name_to_key[net::make_interface_name({state_.deployment, state_.instance_id, svc}, "d")] = {svc, node, subnet};
+    }
+    for (const auto& l : *links) {
+      const std::string& name = l.name;
+      if (!host::is_orphan_service_bridge(name, live, protected_)) continue;
+      // Zero-member guard: never pull a bridge from under attached containers.
+      if (auto n = netlink::bridge_member_count(host_->netlink(), name); n && *n > 0) continue;
+      spdlog::info("prune_orphan_bridges: reclaiming orphan service bridge/device {}", name);
+      if (auto it = name_to_key.find(name); it != name_to_key.end()) {
+        auto& [svc, node, subnet] = it->second;
+        if (global_ && state_.local_wg_pubkey)
+          if (auto k = crypto::public_key_from_base64(*state_.local_wg_pubkey); k)
+            if (auto r = global_->remove_allowed_ip(*k, subnet); !r)
+              spdlog::debug("prune_orphan_bridges: remove_allowed_ip: {}", r.err().message);
+        ask(pool::release_subnet{svc, node});
+      }
+      if (auto d = host_->delete_link(name); !d) {
+        spdlog::warn("prune_orphan_bridges: delete {}: {}", name, d.err().message);
+        continue;
+      }
+      for (auto it = service_bridges_.begin(); it != service_bridges_.end();) {
+        if (it->second.name == name) {
+          ask(pool::close{name});
+          it = service_bridges_.erase(it);
+        } else {
+          ++it;
+        }
+      }
+      reclaimed.push_back(name);
+    }
+    return reclaimed;
+  }
+
   ipc::response attach_linux(uint32_t pid, const ipc::req::attach_container& m) {
     if (!host_) return engine_error("host mechanics unavailable: " + host_error_);
+    sweep_veths();
     const bool shared = ipc::uses_shared_bridge(service_modes_.count(m.service) ? service_modes_[m.service] : ipc::overlay_mode::auto_);
     const service_bridge* bridge = nullptr;
     if (shared) {
@@ -498,10 +734,158 @@ class supervisor_impl : public traced<supervisor_actor::base> {
 
   ipc::response detach(const ipc::req::detach_container& m) {
     if (auto* h = std::get_if<ipc::linux_pid>(&m.handle)) return detach_linux(h->pid);
-    if (std::holds_alternative<ipc::guest_managed>(m.handle)) return ipc::resp::ok{};  // unknown id: ok (seed)
-    if (std::holds_alternative<ipc::windows_container>(m.handle))
-      return ipc::resp::err{"windows_container detach is not supported on Linux"};
-    return ipc::resp::err{"detach_container for host_shared handles is not implemented yet"};
+    if (auto* g = std::get_if<ipc::guest_managed>(&m.handle)) return detach_guest(g->id);
+    if (auto* h = std::get_if<ipc::host_shared>(&m.handle)) return detach_host_shared(h->id);
+    return ipc::resp::err{"windows_container detach is not supported on Linux"};
+  }
+
+  void join_isolation(const std::string& network, const net::ip_address& ip) {
+    if (auto r = host_->ensure_member_isolation(network, ip, global_->node_ip(), global_->cluster()); !r)
+      spdlog::warn("isolation {} for {}: {} (non-fatal)", network, ip.to_string(), r.err().message);
+    network_members_[network].insert(ip);
+  }
+
+  void leave_isolation(const std::string& network, const net::ip_address& ip) {
+    if (host_) (void)host_->remove_member_isolation(network, ip);
+    auto it = network_members_.find(network);
+    if (it == network_members_.end()) return;
+    it->second.erase(ip);
+    if (it->second.empty()) network_members_.erase(it);
+  }
+
+  // ---- guest_managed (seed: attach_container_guest) -------------------------
+
+  ipc::response attach_guest(const std::string& id, const ipc::req::attach_container& m) {
+    // Fail before allocating anything (seed).
+    if (!global_)
+      return ipc::resp::err{"guest-managed attach requires the global overlay to be set up first "
+                            "(no node WireGuard public key)"};
+    if (auto it = guest_attachments_.find(id); it != guest_attachments_.end())
+      return ipc::resp::err{"guest " + id + " is already attached (" + it->second.overlay_ip.to_string() +
+                            "); detach it first"};
+    if (guest_attachments_.size() >= max_guest_attachments)
+      return ipc::resp::err{"too many guest attachments (limit " + std::to_string(max_guest_attachments) + ")"};
+    // 1. The IP from the service's bridge pool when it has one, else the
+    // node slice (allocator: allocate(service) does exactly that).
+    auto ip = ask(pool::allocate{m.service});
+    if (ip.failure) return engine_error(ip.failure->message);
+    const net::ip_address overlay_ip = *ip.ip;
+    uint8_t prefix_len = static_cast<uint8_t>(state_.node_slice.prefix_len());
+    const bool shared = ipc::uses_shared_bridge(service_modes_.count(m.service) ? service_modes_[m.service] : ipc::overlay_mode::auto_);
+    if (shared && shared_bridge_ && shared_bridge_->subnet.contains(overlay_ip)) {
+      prefix_len = static_cast<uint8_t>(shared_bridge_->subnet.prefix_len());
+    } else if (auto b = service_bridges_.find(m.service); b != service_bridges_.end() && b->second.subnet.contains(overlay_ip)) {
+      prefix_len = static_cast<uint8_t>(b->second.subnet.prefix_len());
+    }
+    // 2. The guest's keys.
+    auto sk = crypto::generate_private_key();
+    const std::string guest_pub = crypto::key_to_base64(crypto::public_from_private(sk).span());
+    // 3. Exactly one peer: this node (its dedicated device for a dedicated
+    // service), AllowedIPs the cluster (or that service's subnet), keepalive
+    // 25 to hold the guest's NAT mapping; the runtime rewrites the endpoint.
+    overlay::dedicated_overlay* ded = dedicated_for(m.service);
+    ipc::peer_spec node_peer;
+    uint16_t listen_port = 0;
+    if (ded) {
+      node_peer.public_key = ded->public_key_base64();
+      listen_port = ded->port();
+      node_peer.allowed_ips = ded->subnet().to_string();
+    } else {
+      node_peer.public_key = global_->public_key_base64();
+      listen_port = state_.overlay_port ? state_.overlay_port : global_->device().listen_port();
+      node_peer.allowed_ips = global_->cluster().to_string();
+    }
+    node_peer.endpoint = net::endpoint(global_->node_ip(), listen_port).to_string();
+    node_peer.persistent_keepalive_secs = 25;
+    // 4. The guest's key as a peer on our device: roaming endpoint 0.0.0.0:0
+    // (learned from its first keepalive), AllowedIPs its /32, and a host
+    // route so the kernel hands its traffic to that device.
+    ipc::peer_spec guest_peer;
+    guest_peer.public_key = guest_pub;
+    guest_peer.endpoint = "0.0.0.0:0";
+    guest_peer.allowed_ips = host_cidr(overlay_ip).to_string();
+    auto pc = overlay::parse_peer(guest_peer.public_key, guest_peer.endpoint, guest_peer.allowed_ips, 0);
+    status added = pc ? (ded ? ded->upsert_peer(*pc) : global_->upsert_peer(*pc)) : status(std::move(pc).err());
+    if (added && !ded) added = host_->replace_route(host_cidr(overlay_ip), global_->interface());
+    if (!added) {
+      if (!ded && pc) (void)global_->remove_peer(pc->key);
+      ask(pool::release{overlay_ip});
+      return engine_error("guest " + id + ": " + added.err().message);
+    }
+    state_.global_peers[guest_pub] = guest_peer;
+    if (m.isolation_network) join_isolation(*m.isolation_network, overlay_ip);
+    guest_attachments_[id] = guest_info{overlay_ip, guest_pub,
+                                        ded ? std::optional<std::string>(m.service) : std::nullopt,
+                                        m.isolation_network};
+    // 5. The config the caller ships into the guest.
+    ipc::guest_overlay_config cfg;
+    cfg.overlay_ip = overlay_ip;
+    cfg.prefix_len = prefix_len;
+    cfg.private_key = crypto::key_to_base64(sk.span());
+    cfg.public_key = guest_pub;
+    cfg.listen_port = listen_port;
+    cfg.peers.push_back(std::move(node_peer));
+    cfg.dns_server = m.dns_server ? m.dns_server : std::optional<net::ip_address>(global_->node_ip());
+    cfg.dns_domain = m.dns_domain ? m.dns_domain : dns_domain_ ? dns_domain_ : std::optional<std::string>(cfg_.dns.domain);
+    return ipc::resp::guest_config{std::move(cfg)};
+  }
+
+  // Idempotent: an unknown id is ok (seed).
+  ipc::response detach_guest(const std::string& id) {
+    auto it = guest_attachments_.find(id);
+    if (it == guest_attachments_.end()) return ipc::resp::ok{};
+    guest_info info = it->second;
+    guest_attachments_.erase(it);
+    state_.global_peers.erase(info.public_key);
+    if (auto k = crypto::public_key_from_base64(info.public_key); k) {
+      status r;
+      if (info.dedicated_service) {
+        if (auto* d = dedicated_for(*info.dedicated_service)) r = d->remove_peer(*k);
+      } else if (global_) {
+        r = global_->remove_peer(*k);
+        if (host_) (void)host_->delete_route(host_cidr(info.overlay_ip), global_->interface());
+      }
+      if (!r) spdlog::warn("guest {}: removing its peer: {}", id, r.err().message);
+    }
+    if (info.isolation_network) leave_isolation(*info.isolation_network, info.overlay_ip);
+    ask(pool::release{info.overlay_ip});
+    return ipc::resp::ok{};
+  }
+
+  // ---- host_shared (seed: attach_container_host_shared) ----------------------
+
+  ipc::response attach_host_shared(const std::string& id, const ipc::req::attach_container& m) {
+    if (!global_)
+      return ipc::resp::err{"host-shared attach requires the global overlay to be set up first "
+                            "(no device to alias the container /32 on)"};
+    if (auto it = host_shared_.find(id); it != host_shared_.end())
+      return ipc::resp::err{"host-shared container " + id + " is already attached (" +
+                            it->second.ip.to_string() + "); detach it first"};
+    if (host_shared_.size() >= max_host_shared_attachments)
+      return ipc::resp::err{"too many host-shared attachments (limit " +
+                            std::to_string(max_host_shared_attachments) + ")"};
+    auto ip = ask(pool::allocate_slice{});
+    if (ip.failure) return engine_error(ip.failure->message);
+    if (auto r = global_->device().add_alias(*ip.ip); !r) {
+      ask(pool::release{*ip.ip});
+      return engine_error(r.err().message);
+    }
+    if (m.isolation_network) join_isolation(*m.isolation_network, *ip.ip);
+    host_shared_[id] = host_shared_info{*ip.ip, m.service, m.isolation_network};
+    return ipc::resp::attached{{*ip.ip, std::nullopt}};
+  }
+
+  ipc::response detach_host_shared(const std::string& id) {
+    auto it = host_shared_.find(id);
+    if (it == host_shared_.end()) return ipc::resp::ok{};
+    host_shared_info info = it->second;
+    host_shared_.erase(it);
+    if (info.isolation_network) leave_isolation(*info.isolation_network, info.ip);
+    if (global_)
+      if (auto r = global_->device().remove_alias(info.ip); !r)
+        spdlog::warn("host-shared {}: removing alias {}: {}", id, info.ip.to_string(), r.err().message);
+    ask(pool::release{info.ip});
+    return ipc::resp::ok{};
   }
 
   ipc::response detach_linux(uint32_t pid) {
@@ -536,8 +920,15 @@ class supervisor_impl : public traced<supervisor_actor::base> {
   // ---- peers (scope global; service scope lands with dedicated devices) ----
 
   ipc::response add_peer(const ipc::req::add_peer& m) {
-    if (m.scope.service) return ipc::resp::err{"no dedicated overlay for service " + *m.scope.service};
     const auto& p = m.peer;
+    if (m.scope.service) {
+      auto* d = dedicated_for(*m.scope.service);
+      if (!d) return ipc::resp::err{"no dedicated overlay for service " + *m.scope.service};
+      auto pc = overlay::parse_peer(p.public_key, p.endpoint, p.allowed_ips, p.persistent_keepalive_secs);
+      if (!pc) return ipc::resp::err{pc.err().message};
+      if (auto r = d->upsert_peer(*pc); !r) return engine_error("add_peer failed: " + r.err().message);
+      return ipc::resp::ok{};
+    }
     if (global_) {
       auto pc = overlay::parse_peer(p.public_key, p.endpoint, p.allowed_ips, p.persistent_keepalive_secs);
       if (!pc) return ipc::resp::err{pc.err().message};
@@ -551,7 +942,14 @@ class supervisor_impl : public traced<supervisor_actor::base> {
   }
 
   ipc::response remove_peer(const ipc::req::remove_peer& m) {
-    if (m.scope.service) return ipc::resp::err{"no dedicated overlay for service " + *m.scope.service};
+    if (m.scope.service) {
+      auto* d = dedicated_for(*m.scope.service);
+      if (!d) return ipc::resp::err{"no dedicated overlay for service " + *m.scope.service};
+      auto k = crypto::public_key_from_base64(m.pubkey);
+      if (!k) return ipc::resp::err{"invalid public key " + m.pubkey};
+      if (auto r = d->remove_peer(*k); !r) return engine_error("remove_peer failed: " + r.err().message);
+      return ipc::resp::ok{};
+    }
     if (global_) {
       auto k = crypto::public_key_from_base64(m.pubkey);
       if (!k) return ipc::resp::err{"invalid public key " + m.pubkey};
@@ -563,13 +961,19 @@ class supervisor_impl : public traced<supervisor_actor::base> {
 
   ipc::response allowed_ip(const std::string& pubkey, const std::string& cidr,
                            const ipc::peer_scope& scope, bool add) {
-    if (scope.service) return ipc::resp::err{"no dedicated overlay for service " + *scope.service};
-    if (!global_) return ipc::resp::ok{};  // seed: nothing to plumb into yet
+    overlay::dedicated_overlay* d = nullptr;
+    if (scope.service) {
+      d = dedicated_for(*scope.service);
+      if (!d) return ipc::resp::err{"no dedicated overlay for service " + *scope.service};
+    } else if (!global_) {
+      return ipc::resp::ok{};  // seed: nothing to plumb into yet
+    }
     auto k = crypto::public_key_from_base64(pubkey);
     if (!k) return ipc::resp::err{"invalid public key " + pubkey};
     auto c = net::cidr::parse(cidr);
     if (!c) return ipc::resp::err{"invalid CIDR " + cidr + ": " + c.err().message};
-    auto r = add ? global_->add_allowed_ip(*k, *c) : global_->remove_allowed_ip(*k, *c);
+    auto r = d ? (add ? d->add_allowed_ip(*k, *c) : d->remove_allowed_ip(*k, *c))
+               : (add ? global_->add_allowed_ip(*k, *c) : global_->remove_allowed_ip(*k, *c));
     if (!r) return engine_error(std::string(add ? "add" : "remove") + "_allowed_ip failed: " + r.err().message);
     return ipc::resp::ok{};
   }
@@ -600,7 +1004,10 @@ class supervisor_impl : public traced<supervisor_actor::base> {
   std::map<std::string, ipc::overlay_mode> service_modes_;
   std::map<std::string, service_bridge> service_bridges_;
   std::optional<service_bridge> shared_bridge_;
+  std::map<std::string, std::unique_ptr<overlay::dedicated_overlay>> dedicated_;
   std::map<uint32_t, attach_info> attached_;
+  std::map<std::string, guest_info> guest_attachments_;
+  std::map<std::string, host_shared_info> host_shared_;
   std::map<std::string, std::set<net::ip_address>> network_members_;
   std::optional<net::ip_address> dns_server_;
   std::optional<std::string> dns_domain_;
@@ -610,6 +1017,7 @@ class supervisor_impl : public traced<supervisor_actor::base> {
   allocator_actor allocator_;
   dns_actor dns_;
   bool stopping_ = false;
+  std::optional<std::chrono::steady_clock::time_point> last_veth_sweep_;
 };
 }  // namespace
 

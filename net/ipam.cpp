@@ -210,4 +210,15 @@ void node_pools::release(const ip_address& ip) {
   slice_.release(ip);
 }
 
+port_band& node_pools::ports(uint16_t base) {
+  if (!ports_) ports_.emplace(base);
+  return *ports_;
+}
+
+result<uint16_t> node_pools::allocate_port(uint16_t base) { return ports(base).allocate(); }
+void node_pools::reserve_port(uint16_t base, uint16_t port) { ports(base).reserve(port); }
+void node_pools::release_port(uint16_t port) {
+  if (ports_) ports_->release(port);
+}
+
 }  // namespace overlayd::net

@@ -120,6 +120,7 @@ class node_pools {
   // Creates the registry on first use; reserves the node IP in it.
   status set_cluster(cidr cluster, ip_address node_ip);
   bool has_registry() const noexcept { return registry_.has_value(); }
+  const subnet_registry* registry() const noexcept { return registry_ ? &*registry_ : nullptr; }
 
   result<cidr> assign_subnet(const std::string& key, const std::string& node);
   void release_subnet(const std::string& key, const std::string& node);
@@ -137,7 +138,15 @@ class node_pools {
   // Returns the address to whichever pool contains it (bridge pools first).
   void release(const ip_address& ip);
 
+  // Dedicated-device ports: the band above `base` (the global wg_port),
+  // created on first use. reserve() keeps a port recorded in the marker.
+  result<uint16_t> allocate_port(uint16_t base);
+  void reserve_port(uint16_t base, uint16_t port);
+  void release_port(uint16_t port);
+
  private:
+  port_band& ports(uint16_t base);
+  std::optional<port_band> ports_;
   ip_allocator slice_;
   std::optional<subnet_registry> registry_;
   std::map<std::string, ip_allocator> pools_;        // bridge name -> pool

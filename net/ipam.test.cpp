@@ -145,3 +145,15 @@ TEST_CASE("an exhausted bridge pool names the bridge and its subnet") {
   REQUIRE_FALSE(e.ok());
   CHECK(e.err().message == "shared bridge zl-x-sh subnet 10.9.0.0/30 exhausted");
 }
+
+TEST_CASE("node pools own the dedicated port band: marker ports reserved, released ports reused") {
+  node_pools p(*cidr::parse("10.200.0.0/28"));
+  p.reserve_port(51420, 51421);  // recorded in the marker by a previous run
+  CHECK(*p.allocate_port(51420) == 51422);
+  p.release_port(51421);
+  CHECK(*p.allocate_port(51420) == 51421);
+  for (int i = 0; i < 254; ++i) REQUIRE(p.allocate_port(51420));
+  auto full = p.allocate_port(51420);
+  REQUIRE_FALSE(full);
+  CHECK(full.err().message.find("dedicated-overlay port band exhausted") != std::string::npos);
+}

@@ -56,7 +56,9 @@ std::string global_overlay::public_key_base64() const {
 status global_overlay::upsert_peer(const peer_config& p) {
   wg::peer_update u;
   u.key = p.key;
-  u.endpoint = p.endpoint;
+  // Port 0 (the seed's "0.0.0.0:0" for a roaming guest) is no endpoint: the
+  // device learns it from the peer's first authenticated packet.
+  if (p.endpoint.port() != 0) u.endpoint = p.endpoint;
   u.persistent_keepalive = p.persistent_keepalive;
   u.replace_allowed_ips = true;
   u.allowed_ips = p.allowed_ips;

@@ -64,7 +64,6 @@ expect_err() {  # request, text the err must contain
   local out; out=$(ctl "$1" || true)
   grep -q '"result":"err"' <<<"$out" && grep -qF "$2" <<<"$out" || { echo "expected err '$2', got: $out"; return 1; }
 }
-expect_err '{"op":"setup_service_overlay","service":"d","mode":"dedicated"}' 'not implemented yet'
 
 for i in 1 2 3 4 5 6 7; do container ${N}$i; eval "p$i=$cpid"; done
 ip1=$(field "$(ctl "{\"op\":\"attach_container\",\"handle\":{\"platform\":\"linux_pid\",\"pid\":$p1},\"service\":\"web\",\"join_global\":true,\"dns_server\":\"10.200.0.1\",\"dns_domain\":\"corp\"}")" ip)
