@@ -11,7 +11,8 @@
 # The test plays the agent:
 #  1. before any global overlay: nat_tick is ok (a no-op), nat_status the
 #     empty snapshot; with nat {enabled:false}: the same;
-#  2. setup_global_overlay with nat {enabled, stun_servers:[public STUN]} and
+#  2. setup_global_overlay with nat {enabled, stun_servers:[public STUN]} (A
+#     also with relay_server: its relay listens after the first tick, once) and
 #     a nat_tick on each: each node's nat_status lists its host candidate and
 #     the server-reflexive one, which is the router's public address with the
 #     WireGuard port (the STUN probe left through the device's own socket);
@@ -121,10 +122,16 @@ echo "ok 1: nat_tick without NAT is ok, nat_status the empty snapshot"
 # REKEY_TIMEOUT (5 s), so a shorter window could see no initiation at all on
 # the second pair.
 nat='{"enabled":true,"stun_servers":["198.18.0.1:3478"],"hole_punch_timeout_secs":15}'
-setup a 1 10.200.1.0/28 "$nat" >/dev/null
+# A also runs the built-in relay server (started once, on the first tick).
+nat_relay=${nat%\}}',"relay_server":{"listen_port":3490,"external_addr":"10.62.1.2:3490","max_sessions":4,"auth_credential":"cluster-secret"}}'
+setup a 1 10.200.1.0/28 "$nat_relay" >/dev/null
 setup b 2 10.200.2.0/28 "$nat" >/dev/null
+ip netns exec "$SA" ss -Hlun | grep -q ':3490 ' && { echo "relay server before the first tick"; exit 1; }
 [ "$(ctl a '{"op":"nat_tick"}')" = '{"result":"ok"}' ]
 [ "$(ctl b '{"op":"nat_tick"}')" = '{"result":"ok"}' ]
+ip netns exec "$SA" ss -Hlun | grep -q ':3490 '
+ctl a '{"op":"nat_tick"}' >/dev/null  # a second tick does not start a second one
+[ "$(ip netns exec "$SA" ss -Hlun | grep -c ':3490 ')" = 1 ]
 srflx() {  # node -> its server-reflexive address, once STUN answered (bounded)
   for _ in $(seq 50); do
     ctl "$1" '{"op":"nat_status"}' > "$tmp/nat.$1"
