@@ -16,9 +16,10 @@ class gateway_impl : public traced<gateway_actor::base> {
   behavior_type make_behavior() override {
     return {
         [this](request_atom, correlation_id c, inbound_call& call) { route(c, call); },
-        [this](routes_atom, allocator_actor a, dns_actor d) {
+        [this](routes_atom, allocator_actor a, dns_actor d, nat_orchestrator_actor n) {
           allocator_ = std::move(a);
           dns_ = std::move(d);
+          nat_ = std::move(n);
         },
     };
   }
@@ -27,6 +28,7 @@ class gateway_impl : public traced<gateway_actor::base> {
     supervisor_ = nullptr;
     allocator_ = nullptr;
     dns_ = nullptr;
+    nat_ = nullptr;
   }
 
  private:
@@ -40,6 +42,8 @@ class gateway_impl : public traced<gateway_actor::base> {
       return forward(dns_, call.reply, dns_set_atom::value, c, *m);
     if (auto* m = std::get_if<ipc::req::unregister_dns>(&r))
       return forward(dns_, call.reply, dns_del_atom::value, c, *m);
+    if (std::holds_alternative<ipc::req::nat_tick>(r)) return forward(nat_, call.reply, nat_tick_atom::value, c);
+    if (std::holds_alternative<ipc::req::nat_status>(r)) return forward(nat_, call.reply, nat_stat_atom::value, c);
     forward(supervisor_, call.reply, serve_atom::value, c, r);
   }
 
@@ -60,6 +64,7 @@ class gateway_impl : public traced<gateway_actor::base> {
   supervisor_actor supervisor_;
   allocator_actor allocator_;
   dns_actor dns_;
+  nat_orchestrator_actor nat_;
 };
 }  // namespace
 

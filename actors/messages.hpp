@@ -40,6 +40,12 @@ using dns_domain_atom = caf::atom_constant<caf::atom("dns_domain")>;  // dns: th
 using stop_atom = caf::atom_constant<caf::atom("stop")>;          // supervisor: revert + exit
 using routes_atom = caf::atom_constant<caf::atom("routes")>;      // gateway: current children
 using init_atom = caf::atom_constant<caf::atom("init")>;          // supervisor: spawn children
+using nat_tick_atom = caf::atom_constant<caf::atom("nat_tick")>;  // nat_orchestrator: nat_tick
+using nat_stat_atom = caf::atom_constant<caf::atom("nat_stat")>;  // nat_orchestrator: nat_status
+using nat_setup_atom = caf::atom_constant<caf::atom("nat_setup")>;  // nat_orchestrator: overlay up/down
+using nat_peer_atom = caf::atom_constant<caf::atom("nat_peer")>;  // nat_orchestrator: peer candidates
+using nat_poll_atom = caf::atom_constant<caf::atom("nat_poll")>;  // nat_orchestrator: its poll timer
+using nat_rfsh_atom = caf::atom_constant<caf::atom("nat_rfsh")>;  // nat_orchestrator: its STUN timer
 
 // ---- payloads ------------------------------------------------------------------
 
@@ -85,6 +91,24 @@ struct pool_reply {
   std::vector<std::tuple<std::string, std::string, net::cidr>> assignments;
 };
 
+struct nat_device_link;  // actors/nat_orchestrator.hpp
+
+// The global overlay as the nat_orchestrator needs it, sent by the supervisor
+// after every setup_global_overlay (up = true) and before teardown (up = false).
+struct nat_setup {
+  bool up = false;
+  std::optional<ipc::nat_config_spec> nat;  // as the agent sent it
+  std::optional<bool> legacy_nat_enabled;   // setup_global_overlay.nat_enabled
+  uint16_t listen_port = 0;                 // the device's bound WireGuard port
+  std::shared_ptr<nat_device_link> link;    // the device, until the supervisor clears it
+};
+
+// A global peer's advertised candidates (add_peer); empty = forget the peer.
+struct nat_peer_update {
+  std::string public_key;  // base64, the peer id in nat_status
+  std::vector<ipc::nat_candidate_wire> candidates;
+};
+
 }  // namespace overlayd::actors
 
 // Local-only types: never serialised, so no inspect() needed.
@@ -98,6 +122,8 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(overlayd::actors::inbound_call)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(overlayd::actors::pool_request)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(overlayd::actors::pool_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(overlayd::net::endpoint)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(overlayd::actors::nat_setup)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(overlayd::actors::nat_peer_update)
 
 namespace overlayd::actors {
 
@@ -122,12 +148,25 @@ using dns_actor = caf::typed_actor<
     caf::replies_to<dns_domain_atom, correlation_id, std::string>::with<correlation_id,
                                                                         ipc::response>>;
 
+// nat_orchestrator: one. NAT traversal for the global overlay (see
+// actors/nat_orchestrator.hpp). Its per-peer attempt log is published
+// through observability (GET /v1/nat/attempts), not asked for.
+using nat_orchestrator_actor = caf::typed_actor<
+    caf::replies_to<nat_tick_atom, correlation_id>::with<correlation_id, ipc::response>,
+    caf::replies_to<nat_stat_atom, correlation_id>::with<correlation_id, ipc::response>,
+    caf::reacts_to<nat_setup_atom, nat_setup>,
+    caf::reacts_to<nat_peer_atom, nat_peer_update>,
+    // Timers to itself; the generation is 32-bit so the trace never takes it
+    // for a correlation id.
+    caf::reacts_to<nat_poll_atom, uint32_t>,
+    caf::reacts_to<nat_rfsh_atom, uint32_t>>;
+
 // gateway: one. Routes each request (its correlation id is given by the
 // engine) to the owning actor and hands the reply to the caller's reply_fn.
 // The supervisor tells it the current children, again after every restart.
 using gateway_actor = caf::typed_actor<
     caf::reacts_to<request_atom, correlation_id, inbound_call>,
-    caf::reacts_to<routes_atom, allocator_actor, dns_actor>>;
+    caf::reacts_to<routes_atom, allocator_actor, dns_actor, nat_orchestrator_actor>>;
 
 // supervisor: one. Owns the global overlay, serves every engine operation not
 // owned by a narrower actor, spawns and restarts the others.

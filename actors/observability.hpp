@@ -49,10 +49,22 @@ class observability {
     return out;
   }
 
+  // The nat_orchestrator's per-peer connect-attempt log, as JSON text
+  // (GET /v1/nat/attempts). Published whole whenever it changes.
+  void set_nat_attempts(std::string json) {
+    std::lock_guard lock(mu_);
+    nat_attempts_ = std::move(json);
+  }
+  std::string nat_attempts() const {
+    std::lock_guard lock(mu_);
+    return nat_attempts_;
+  }
+
  private:
   trace_ring ring_;
   mutable std::mutex mu_;  // guards stats_ (the map, not the counters)
   std::map<std::string, std::shared_ptr<actor_stats>> stats_;
+  std::string nat_attempts_ = "[]";  // guarded by mu_
 };
 
 }  // namespace overlayd::actors

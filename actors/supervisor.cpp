@@ -13,6 +13,7 @@
 
 #include "actors/allocator.hpp"
 #include "actors/dns.hpp"
+#include "actors/nat_orchestrator.hpp"
 #include "actors/traced.hpp"
 #include "net/dns/record_store.hpp"
 #include "net/host/sweep.hpp"
@@ -51,6 +52,7 @@ struct engine_state {
   std::optional<net::cidr> cluster;
   std::optional<net::cidr> slice;  // only when the agent gave one
   std::optional<ipc::nat_config_spec> nat;
+  std::optional<bool> legacy_nat_enabled;  // setup_global_overlay.nat_enabled
   std::optional<std::string> relay_credential;
   // Global peers as the agent sent them (a guest attach reproduces them).
   std::map<std::string, ipc::peer_spec> global_peers;
@@ -143,9 +145,11 @@ class supervisor_impl : public traced<supervisor_actor::base> {
           open_host();
           allocator_ = spawn_allocator(system(), obs_, state_.node_slice);
           dns_ = spawn_dns(system(), obs_, cfg_.dns, dns_store_);
+          nat_ = spawn_nat_orchestrator(system(), obs_);
           monitor(allocator_);
           monitor(dns_);
-          send(gateway_, routes_atom::value, allocator_, dns_);
+          monitor(nat_);
+          send(gateway_, routes_atom::value, allocator_, dns_, nat_);
           return true;
         },
         [this](serve_atom, correlation_id c, const ipc::request& r) -> reply {
@@ -165,8 +169,10 @@ class supervisor_impl : public traced<supervisor_actor::base> {
     revert_host_state();
     if (allocator_) anon_send_exit(allocator_, caf::exit_reason::user_shutdown);
     if (dns_) anon_send_exit(dns_, caf::exit_reason::user_shutdown);
+    if (nat_) anon_send_exit(nat_, caf::exit_reason::user_shutdown);
     allocator_ = nullptr;
     dns_ = nullptr;
+    nat_ = nullptr;
     gateway_ = nullptr;
   }
 
@@ -202,9 +208,6 @@ class supervisor_impl : public traced<supervisor_actor::base> {
             },
             [this](const ipc::req::remove_allowed_ip& m) {
               return allowed_ip(m.pubkey, m.cidr, m.scope, false);
-            },
-            [](const ipc::req::nat_status&) -> ipc::response {
-              return ipc::resp::nat_status{ipc::nat_status_wire{}};
             },
             [](const ipc::req::write_scoped_resolver& m) -> ipc::response {
               return ipc::resp::err{"overlay engine error: write_scoped_resolver(" + m.zone +
@@ -274,12 +277,16 @@ class supervisor_impl : public traced<supervisor_actor::base> {
         ask(pool::set_slice{state_.node_slice});
       }
     }
+    state_.legacy_nat_enabled = m.nat_enabled;
     if (m.nat) {
       state_.nat = m.nat;
       state_.relay_credential =
           m.nat->relay_server ? m.nat->relay_server->auth_credential : std::nullopt;
     }
-    if (global_) return ipc::resp::bridge_name{global_->interface()};  // idempotent
+    if (global_) {  // idempotent; a new NAT config still reaches the orchestrator
+      nat_setup_send();
+      return ipc::resp::bridge_name{global_->interface()};
+    }
     if (!host_) return engine_error("Failed to create global overlay: host mechanics unavailable: " + host_error_);
 
     overlay::global_spec spec;
@@ -295,6 +302,9 @@ class supervisor_impl : public traced<supervisor_actor::base> {
     auto g = overlay::global_overlay::bring_up(spec, *host_);
     if (!g) return engine_error(g.err().message);
     global_ = std::move(g).value();
+    nat_link_ = std::make_shared<nat_device_link>();
+    nat_link_->device = &global_->device();
+    nat_setup_send();
     dns_listen(true);
     // Service subnets are carved from the cluster CIDR, never over the node IP.
     if (auto r = ask(pool::set_cluster{cluster, spec.node_ip}); r.failure)
@@ -316,9 +326,35 @@ class supervisor_impl : public traced<supervisor_actor::base> {
                      net::endpoint(global_->node_ip(), 53), on);
   }
 
+  // The orchestrator learns the overlay (config, port, device link) or, with
+  // no device, that it is gone.
+  void nat_setup_send() {
+    if (!nat_) return;
+    nat_setup s;
+    s.up = global_ && nat_link_;
+    if (s.up) {
+      s.nat = state_.nat;
+      s.legacy_nat_enabled = state_.legacy_nat_enabled;
+      s.listen_port = global_->device().listen_port();
+      s.link = nat_link_;
+    }
+    caf::anon_send(nat_, nat_setup_atom::value, std::move(s));
+  }
+
+  void nat_peer_send(const std::string& key, const std::vector<ipc::nat_candidate_wire>& cs) {
+    if (nat_) caf::anon_send(nat_, nat_peer_atom::value, nat_peer_update{key, cs});
+  }
+
   void teardown_global() {
     if (global_) spdlog::info("shutting down global overlay {}", global_->interface());
     dns_listen(false);
+    // The orchestrator must not touch the device once it is gone.
+    if (nat_link_) {
+      std::lock_guard lock(nat_link_->mu);
+      nat_link_->device = nullptr;
+    }
+    nat_link_.reset();
+    if (global_) nat_setup_send();
     // Attachments and bridges first (their links are journaled and reverted
     // below anyway); then the device; then every other host change.
     attached_.clear();
@@ -938,6 +974,7 @@ class supervisor_impl : public traced<supervisor_actor::base> {
       spdlog::warn("global overlay not set up; recording peer {} for later", p.public_key);
     }
     state_.global_peers[p.public_key] = p;
+    nat_peer_send(p.public_key, p.candidates);
     return ipc::resp::ok{};
   }
 
@@ -956,6 +993,7 @@ class supervisor_impl : public traced<supervisor_actor::base> {
       if (auto r = global_->remove_peer(*k); !r) return engine_error("remove_peer failed: " + r.err().message);
     }
     state_.global_peers.erase(m.pubkey);
+    nat_peer_send(m.pubkey, {});
     return ipc::resp::ok{};
   }
 
@@ -989,10 +1027,17 @@ class supervisor_impl : public traced<supervisor_actor::base> {
       dns_ = spawn_dns(system(), obs_, cfg_.dns, dns_store_);
       monitor(dns_);
       if (global_) dns_listen(true);
+    } else if (nat_ && dm.source == nat_.address()) {
+      spdlog::warn("nat_orchestrator exited ({}); restarting it", to_string(dm.reason));
+      nat_ = spawn_nat_orchestrator(system(), obs_);
+      monitor(nat_);
+      nat_setup_send();
+      for (const auto& [k, p] : state_.global_peers)
+        if (!p.candidates.empty()) nat_peer_send(k, p.candidates);
     } else {
       return;
     }
-    if (gateway_) send(gateway_, routes_atom::value, allocator_, dns_);
+    if (gateway_) send(gateway_, routes_atom::value, allocator_, dns_, nat_);
   }
 
   observability* obs_;
@@ -1016,6 +1061,8 @@ class supervisor_impl : public traced<supervisor_actor::base> {
   gateway_actor gateway_;
   allocator_actor allocator_;
   dns_actor dns_;
+  nat_orchestrator_actor nat_;
+  std::shared_ptr<nat_device_link> nat_link_;  // while global_ exists
   bool stopping_ = false;
   std::optional<std::chrono::steady_clock::time_point> last_veth_sweep_;
 };

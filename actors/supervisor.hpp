@@ -2,7 +2,7 @@
 //
 // Owns: the global overlay (the cluster WireGuard transport, once it lands),
 // the node's identity (node id, local WireGuard public key), and the children
-// — allocator and dns — which it spawns, monitors and restarts (a restarted
+// — allocator, dns and nat_orchestrator — which it spawns, monitors and restarts (a restarted
 // allocator is re-configured with the current node slice; the gateway is told
 // the new handles). Serves every engine operation no narrower actor owns.
 // On `stop` it reverts every host change in reverse order, then replies.

@@ -109,6 +109,12 @@ void http_api::impl::routes() {
     if (!read_allowed(req, res)) return;
     res.set_content(encode_response(eng->call(req::nat_status{})), "application/json");
   });
+  // The per-peer connect-attempt log (pairs tried, outcome, reason): why a
+  // peer is where it is. Beside /v1/nat so that body stays the wire response.
+  server.Get("/v1/nat/attempts", [this](const httplib::Request& req, httplib::Response& res) {
+    if (!read_allowed(req, res)) return;
+    res.set_content(eng->observability().nat_attempts(), "application/json");
+  });
   server.Get("/v1/trace", [this](const httplib::Request& req, httplib::Response& res) {
     if (!read_allowed(req, res)) return;
     const auto& ring = eng->observability().ring();

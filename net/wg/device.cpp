@@ -1,9 +1,13 @@
 // device: lifecycle and the control API. The I/O threads are device_io.cpp.
 #include "net/wg/device.hpp"
 
+#include <netinet/in.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 
 #include "net/wg/device_io.hpp"
 #include "net/wg/tun_netlink.hpp"
@@ -275,6 +279,33 @@ void device::set_foreign_datagram_handler(foreign_datagram_handler h) {
 
 overlayd::status device::send_raw(std::span<const uint8_t> data, const net::endpoint& to) {
   return udp_.load()->send_to(data, to);
+}
+
+overlayd::status device::send_raw(std::span<const uint8_t> data, const net::endpoint& to, int ttl) {
+  auto sock = udp_.load();
+  sockaddr_storage ss;
+  auto len = sock->to_sockaddr(to, ss);
+  if (!len) return len.err();
+  iovec iov{const_cast<uint8_t*>(data.data()), data.size()};
+  alignas(cmsghdr) char ctl[CMSG_SPACE(sizeof(int))] = {};
+  msghdr m{};
+  m.msg_name = &ss;
+  m.msg_namelen = *len;
+  m.msg_iov = &iov;
+  m.msg_iovlen = 1;
+  m.msg_control = ctl;
+  m.msg_controllen = sizeof ctl;
+  cmsghdr* c = CMSG_FIRSTHDR(&m);
+  // A v4 destination (v4-mapped on our dual-stack socket too) takes IP_TTL.
+  const bool v4 = to.ip().is_v4();
+  c->cmsg_level = v4 ? IPPROTO_IP : IPPROTO_IPV6;
+  c->cmsg_type = v4 ? IP_TTL : IPV6_HOPLIMIT;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(c), &ttl, sizeof ttl);
+  for (;;) {
+    if (::sendmsg(sock->fd(), &m, 0) >= 0) return {};
+    if (errno != EINTR) return system_error("sendmsg", to.to_string(), errno);
+  }
 }
 
 }  // namespace overlayd::wg

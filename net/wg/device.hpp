@@ -128,6 +128,12 @@ class device : public uapi_handler {
   void set_foreign_datagram_handler(foreign_datagram_handler h);
   // Sends a raw datagram from the device's UDP socket (same source port).
   overlayd::status send_raw(std::span<const uint8_t> data, const net::endpoint& to);
+  // The same with this one datagram's IP TTL / hop limit set to `ttl`: a NAT
+  // punch that opens our NAT's mapping but must die before the far NAT (where
+  // it would leave a conntrack entry that takes the port the far side's own
+  // mapping needs). Per datagram (a control message): the socket's TTL, and
+  // so the data path's, is untouched.
+  overlayd::status send_raw(std::span<const uint8_t> data, const net::endpoint& to, int ttl);
 
   // uapi_handler
   device_status uapi_get() override { return current_status(); }
