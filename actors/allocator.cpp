@@ -64,8 +64,14 @@ class allocator_impl : public traced<allocator_actor::base> {
             [&](const pool::bind& m) { pools_.bind(m.service, m.pool); },
             [&](const pool::unbind& m) { pools_.unbind(m.service); },
             [&](const pool::allocate& m) {
+              const net::cidr range = pools_.range_for(m.service);
               auto ip = pools_.allocate(m.service);
-              if (ip) out.ip = *ip; else fail(ip.err());
+              if (ip) {
+                out.ip = *ip;
+                out.subnet = range;
+              } else {
+                fail(ip.err());
+              }
             },
             [&](const pool::allocate_slice&) {
               auto ip = pools_.allocate_from_slice();

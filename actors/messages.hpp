@@ -23,6 +23,10 @@
 
 #include "ipc/types.hpp"
 
+namespace overlayd::overlay {
+class global_overlay;
+}
+
 namespace overlayd::actors {
 
 using correlation_id = uint64_t;
@@ -46,6 +50,14 @@ using nat_setup_atom = caf::atom_constant<caf::atom("nat_setup")>;  // nat_orche
 using nat_peer_atom = caf::atom_constant<caf::atom("nat_peer")>;  // nat_orchestrator: peer candidates
 using nat_poll_atom = caf::atom_constant<caf::atom("nat_poll")>;  // nat_orchestrator: its poll timer
 using nat_rfsh_atom = caf::atom_constant<caf::atom("nat_rfsh")>;  // nat_orchestrator: its STUN timer
+using svc_setup_atom = caf::atom_constant<caf::atom("svc_setup")>;  // service_overlay: set up
+using svc_attach_atom = caf::atom_constant<caf::atom("svc_attach")>;  // service_overlay: linux_pid attach
+using svc_detach_atom = caf::atom_constant<caf::atom("svc_detach")>;  // service_overlay: linux_pid detach
+using svc_down_atom = caf::atom_constant<caf::atom("svc_down")>;  // service_overlay: tear down
+using ded_up_atom = caf::atom_constant<caf::atom("ded_up")>;      // dedicated_transport: bring up
+using ded_peer_atom = caf::atom_constant<caf::atom("ded_peer")>;  // dedicated_transport: a peer op
+using ded_down_atom = caf::atom_constant<caf::atom("ded_down")>;  // dedicated_transport: shut down
+using crash_atom = caf::atom_constant<caf::atom("crash")>;        // testing: crash a supervised child
 
 // ---- payloads ------------------------------------------------------------------
 
@@ -70,7 +82,7 @@ struct open { std::string pool; net::cidr subnet; };         // a bridge pool
 struct close { std::string pool; };
 struct bind { std::string service, pool; };
 struct unbind { std::string service; };
-struct allocate { std::string service; };                    // -> ip
+struct allocate { std::string service; };                    // -> ip, subnet (its pool's range)
 struct allocate_slice {};                                    // -> ip
 struct release { net::ip_address ip; };
 struct allocate_port { uint16_t base; };                     // -> port (dedicated band)
@@ -92,6 +104,46 @@ struct pool_reply {
 };
 
 struct nat_device_link;  // actors/nat_orchestrator.hpp
+
+// A bridge the engine made: its name, subnet and gateway (first usable).
+struct bridge_info {
+  std::string name;
+  net::cidr subnet;
+  net::ip_address gateway;
+};
+
+// Why a service_overlay is asked to tear down.
+enum class teardown_kind {
+  service,  // teardown_service_overlay: bridge deleted by name, slot released, dedicated device gone
+  global,   // teardown_global_overlay / shutdown: pools closed; the journal reverts the links
+  pruned,   // prune_orphan_bridges already deleted the bridge and released its slot
+};
+
+// The node facts a service_overlay / dedicated_transport needs for one
+// operation, as the supervisor knows them when it dispatches it. A snapshot:
+// the supervisor owns the originals.
+struct service_context {
+  std::string deployment;
+  std::string instance_id;
+  std::string node_key;  // the registry's node key (local node id)
+  std::string data_dir;  // the marker lives here
+  std::string uapi_dir;
+  uint16_t port_base = 0;  // the dedicated port band sits above it
+  std::optional<std::string> local_wg_pubkey;
+  std::optional<net::cidr> cluster;                 // once setup_global_overlay gave it
+  std::shared_ptr<overlay::global_overlay> global;  // null while the overlay is down
+  std::optional<bridge_info> shared_bridge;         // the node-wide shared bridge, when made
+};
+
+// A dedicated device's identity, as dedicated_transport reports it.
+struct dedicated_up {
+  std::optional<error> failure;
+  std::string interface;
+  std::string public_key;  // base64
+  uint16_t port = 0;
+  net::ip_address overlay_ip;
+  net::cidr subnet;
+};
 
 // The global overlay as the nat_orchestrator needs it, sent by the supervisor
 // after every setup_global_overlay (up = true) and before teardown (up = false).
@@ -124,6 +176,11 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(overlayd::actors::pool_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(overlayd::net::endpoint)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(overlayd::actors::nat_setup)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(overlayd::actors::nat_peer_update)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(overlayd::actors::service_context)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(overlayd::actors::dedicated_up)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(overlayd::actors::teardown_kind)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(overlayd::ipc::req::attach_container)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(overlayd::ipc::overlay_mode)
 
 namespace overlayd::actors {
 
@@ -161,6 +218,26 @@ using nat_orchestrator_actor = caf::typed_actor<
     caf::reacts_to<nat_poll_atom, uint32_t>,
     caf::reacts_to<nat_rfsh_atom, uint32_t>>;
 
+// dedicated_transport: one per Dedicated service (actors/dedicated_transport.hpp).
+using dedicated_transport_actor = caf::typed_actor<
+    caf::replies_to<ded_up_atom, correlation_id, service_context>::with<correlation_id, dedicated_up>,
+    // add_peer / remove_peer / add_allowed_ip / remove_allowed_ip, service scope.
+    caf::replies_to<ded_peer_atom, correlation_id, ipc::request>::with<correlation_id, ipc::response>,
+    // forget_identity: also drop the marker entry (teardown_service_overlay).
+    caf::replies_to<ded_down_atom, correlation_id, bool>::with<correlation_id, ipc::response>,
+    caf::replies_to<crash_atom, correlation_id>::with<correlation_id, ipc::response>>;
+
+// service_overlay: one per service (actors/service_overlay.hpp).
+using service_overlay_actor = caf::typed_actor<
+    caf::replies_to<svc_setup_atom, correlation_id, service_context, ipc::overlay_mode,
+                    dedicated_transport_actor>::with<correlation_id, ipc::response>,
+    caf::replies_to<svc_attach_atom, correlation_id, service_context,
+                    ipc::req::attach_container>::with<correlation_id, ipc::response>,
+    caf::replies_to<svc_detach_atom, correlation_id, uint32_t>::with<correlation_id, ipc::response>,
+    caf::replies_to<svc_down_atom, correlation_id, service_context, teardown_kind,
+                    dedicated_transport_actor>::with<correlation_id, ipc::response>,
+    caf::replies_to<crash_atom, correlation_id>::with<correlation_id, ipc::response>>;
+
 // gateway: one. Routes each request (its correlation id is given by the
 // engine) to the owning actor and hands the reply to the caller's reply_fn.
 // The supervisor tells it the current children, again after every restart.
@@ -173,6 +250,10 @@ using gateway_actor = caf::typed_actor<
 using supervisor_actor = caf::typed_actor<
     caf::replies_to<serve_atom, correlation_id, ipc::request>::with<correlation_id, ipc::response>,
     caf::replies_to<stop_atom, correlation_id>::with<correlation_id, ipc::response>,
-    caf::replies_to<init_atom, gateway_actor>::with<bool>>;
+    caf::replies_to<init_atom, gateway_actor>::with<bool>,
+    // Testing: make the named child crash as if its handler threw
+    // ("service_overlay:<svc>", "dedicated_transport:<svc>", "allocator",
+    // "dns", "nat_orchestrator"); the supervisor restarts it.
+    caf::replies_to<crash_atom, correlation_id, std::string>::with<correlation_id, ipc::response>>;
 
 }  // namespace overlayd::actors

@@ -12,8 +12,11 @@
 #include <map>
 
 #include "actors/allocator.hpp"
+#include "actors/dedicated_transport.hpp"
 #include "actors/dns.hpp"
 #include "actors/nat_orchestrator.hpp"
+#include "actors/pool_client.hpp"
+#include "actors/service_overlay.hpp"
 #include "actors/traced.hpp"
 #include "net/dns/record_store.hpp"
 #include "net/host/sweep.hpp"
@@ -61,35 +64,8 @@ struct engine_state {
 // The registry key of the node-wide shared bridge: can never be a service name.
 constexpr const char* shared_bridge_key = "__zlayer_shared_bridge__";
 
-struct service_bridge {
-  std::string name;
-  net::cidr subnet;
-  net::ip_address gateway;
-};
-
-// One linux_pid attachment (the seed's AttachInfo).
-struct attach_info {
-  net::ip_address service_ip;
-  std::string service;
-  std::optional<net::ip_address> global_ip;
-  bool ephemeral = false;
-  std::optional<std::string> isolation_network;
-};
-
 // Contract: DEFAULT_WG_PORT; the dedicated band sits above the global port.
 constexpr uint16_t default_wg_port = 51420;
-
-ipc::service_overlay_info dedicated_overlay_info(const std::string& name,
-                                                 const overlay::dedicated_overlay& d) {
-  ipc::service_overlay_info i;
-  i.name = name;
-  i.mode = ipc::overlay_mode::dedicated;
-  i.wg_public_key = d.public_key_base64();
-  i.wg_port = d.port();
-  i.overlay_ip = d.overlay_ip();
-  i.subnet = d.subnet().to_string();
-  return i;
-}
 
 // One guest_managed attachment (the seed's GuestAttachInfo).
 struct guest_info {
@@ -105,6 +81,25 @@ struct host_shared_info {
   std::string service;
   std::optional<std::string> isolation_network;
 };
+
+// A per-service child: the actor, the state that survives its crashes, and
+// its view of the host mutator.
+struct service_child {
+  service_overlay_actor actor;
+  std::shared_ptr<service_state> st;
+  std::shared_ptr<host::mutator> host;
+  int inflight = 0;            // requests sent, not yet answered
+  bool forget_identity = false;  // on retire: also drop the dedicated marker entry
+};
+
+struct dedicated_child {
+  dedicated_transport_actor actor;
+  std::shared_ptr<dedicated_state> st;
+  std::shared_ptr<host::mutator> host;
+};
+
+// Bound on services with a live service_overlay actor (one thread each).
+constexpr size_t max_services = 1024;
 
 // Bounds on the user-growable attachment maps.
 constexpr size_t max_guest_attachments = 4096;
@@ -144,6 +139,7 @@ class supervisor_impl : public traced<supervisor_actor::base> {
           gateway_ = gw;
           open_host();
           allocator_ = spawn_allocator(system(), obs_, state_.node_slice);
+          pools_->set(allocator_);
           dns_ = spawn_dns(system(), obs_, cfg_.dns, dns_store_);
           nat_ = spawn_nat_orchestrator(system(), obs_);
           monitor(allocator_);
@@ -152,13 +148,14 @@ class supervisor_impl : public traced<supervisor_actor::base> {
           send(gateway_, routes_atom::value, allocator_, dns_, nat_);
           return true;
         },
-        [this](serve_atom, correlation_id c, const ipc::request& r) -> reply {
-          return {c, serve(r)};
-        },
+        [this](serve_atom, correlation_id c, const ipc::request& r) -> reply { return serve(c, r); },
         [this](stop_atom, correlation_id c) -> reply {
           stopping_ = true;
           revert_host_state();
           return {c, ipc::resp::ok{}};
+        },
+        [this](crash_atom, correlation_id c, const std::string& child) -> reply {
+          return {c, crash_child(child)};
         },
     };
   }
@@ -174,10 +171,33 @@ class supervisor_impl : public traced<supervisor_actor::base> {
     dns_ = nullptr;
     nat_ = nullptr;
     gateway_ = nullptr;
+    pools_->set(allocator_actor{});
   }
 
  private:
-  ipc::response serve(const ipc::request& r) {
+  reply serve(correlation_id c, const ipc::request& r) {
+    // Operations owned by a service's actors are forwarded (their replies
+    // come back through here, see via_service); the rest are answered now.
+    if (auto* m = std::get_if<ipc::req::setup_service_overlay>(&r)) return setup_service(c, *m);
+    if (auto* m = std::get_if<ipc::req::teardown_service_overlay>(&r)) return teardown_service(c, m->service);
+    if (auto* m = std::get_if<ipc::req::attach_container>(&r); m && std::holds_alternative<ipc::linux_pid>(m->handle))
+      return attach_linux(c, *m);
+    if (auto* m = std::get_if<ipc::req::detach_container>(&r); m && std::holds_alternative<ipc::linux_pid>(m->handle))
+      return detach_linux(c, std::get<ipc::linux_pid>(m->handle).pid);
+    if (auto svc = service_scope(r)) return via_dedicated(c, *svc, r);
+    return {c, serve_here(r)};
+  }
+
+  // The service of a service-scoped peer operation.
+  static std::optional<std::string> service_scope(const ipc::request& r) {
+    if (auto* m = std::get_if<ipc::req::add_peer>(&r)) return m->scope.service;
+    if (auto* m = std::get_if<ipc::req::remove_peer>(&r)) return m->scope.service;
+    if (auto* m = std::get_if<ipc::req::add_allowed_ip>(&r)) return m->scope.service;
+    if (auto* m = std::get_if<ipc::req::remove_allowed_ip>(&r)) return m->scope.service;
+    return std::nullopt;
+  }
+
+  ipc::response serve_here(const ipc::request& r) {
     return std::visit(
         overloaded{
             [this](const ipc::req::set_local_node_id& m) -> ipc::response {
@@ -195,20 +215,11 @@ class supervisor_impl : public traced<supervisor_actor::base> {
               return ipc::resp::ok{};
             },
             [this](const ipc::req::add_peer& m) { return add_peer(m); },
-            [this](const ipc::req::setup_service_overlay& m) { return setup_service(m); },
-            [this](const ipc::req::teardown_service_overlay& m) -> ipc::response {
-              teardown_service(m.service);
-              return ipc::resp::ok{};
-            },
             [this](const ipc::req::attach_container& m) { return attach(m); },
             [this](const ipc::req::detach_container& m) { return detach(m); },
             [this](const ipc::req::remove_peer& m) { return remove_peer(m); },
-            [this](const ipc::req::add_allowed_ip& m) {
-              return allowed_ip(m.pubkey, m.cidr, m.scope, true);
-            },
-            [this](const ipc::req::remove_allowed_ip& m) {
-              return allowed_ip(m.pubkey, m.cidr, m.scope, false);
-            },
+            [this](const ipc::req::add_allowed_ip& m) { return allowed_ip(m.pubkey, m.cidr, true); },
+            [this](const ipc::req::remove_allowed_ip& m) { return allowed_ip(m.pubkey, m.cidr, false); },
             [](const ipc::req::write_scoped_resolver& m) -> ipc::response {
               return ipc::resp::err{"overlay engine error: write_scoped_resolver(" + m.zone +
                                     "): scoped resolvers are macOS-only; on Linux overlay DNS "
@@ -256,10 +267,16 @@ class supervisor_impl : public traced<supervisor_actor::base> {
     }
   }
 
-  // Reverse order of setup: the device first, then every journaled change.
-  void revert_host_state() {
-    teardown_global();
+  // A child's own view of the host (its own netlink socket, our journal).
+  result<std::shared_ptr<host::mutator>> host_view() {
+    if (!host_) return error(errc::precondition, "host mechanics unavailable: " + host_error_);
+    auto v = host_->view();
+    if (!v) return std::move(v).err();
+    return std::make_shared<host::mutator>(std::move(v).value());
   }
+
+  // Reverse order of setup: the device first, then every journaled change.
+  void revert_host_state() { teardown_global(); }
 
   // ---- global overlay ------------------------------------------------------
 
@@ -355,17 +372,25 @@ class supervisor_impl : public traced<supervisor_actor::base> {
     }
     nat_link_.reset();
     if (global_) nat_setup_send();
-    // Attachments and bridges first (their links are journaled and reverted
-    // below anyway); then the device; then every other host change.
-    attached_.clear();
+    // Service children first (each finishes what it was doing, closes its
+    // pools and lets go of the global device), then dedicated devices (their
+    // marker entries stay: identity for the next run), then the device, then
+    // every other host change — links included — from the journal.
+    const auto ctx = context();
+    for (auto& [svc, ch] : services_)
+      (void)ask_child(ch->actor, svc_down_atom::value, correlation_id{0}, ctx, teardown_kind::global,
+                      dedicated_transport_actor{});
+    for (auto& [svc, d] : dedicated_) (void)ask_child(d.actor, ded_down_atom::value, correlation_id{0}, false);
+    auto services = std::move(services_);
+    auto dedicated = std::move(dedicated_);
+    services_.clear();
+    dedicated_.clear();
+    // Out of the maps first: the down handler restarts only what it finds.
+    for (auto& [svc, ch] : services) anon_send_exit(ch->actor, caf::exit_reason::user_shutdown);
+    for (auto& [svc, d] : dedicated) anon_send_exit(d.actor, caf::exit_reason::user_shutdown);
+    pid_owner_.clear();
     guest_attachments_.clear();
     host_shared_.clear();
-    network_members_.clear();
-    // Dedicated devices go; their marker entries stay (identity for the next run).
-    for (auto& [svc, d] : dedicated_) ask(pool::release_port{d->port()});
-    dedicated_.clear();
-    for (auto& [svc, b] : service_bridges_) ask(pool::close{b.name});
-    service_bridges_.clear();
     if (shared_bridge_) ask(pool::close{shared_bridge_->name});
     shared_bridge_.reset();
     service_modes_.clear();
@@ -384,7 +409,11 @@ class supervisor_impl : public traced<supervisor_actor::base> {
       s.public_key = global_->public_key_base64();
       for (auto& p : global_->device().current_status().peers) s.peers.push_back(to_wire(p));
     }
-    for (auto& [svc, d] : dedicated_) {
+    // Read from the published devices: a busy dedicated_transport never
+    // stalls status.
+    for (auto& [svc, ch] : dedicated_) {
+      auto d = ch.st->published();
+      if (!d) continue;
       ipc::dedicated_service_status ds;
       ds.service = svc;
       ds.interface = d->interface();
@@ -401,230 +430,225 @@ class supervisor_impl : public traced<supervisor_actor::base> {
     return ipc::resp::status{std::move(s)};
   }
 
-  // ---- allocator (synchronous from here: the supervisor is detached) -------
+  // ---- children ----------------------------------------------------------------
 
-  pool_reply ask(pool_request r) {
+  pool_reply ask(pool_request r) { return pools_->ask(system(), std::move(r)); }
+
+  // A blocking request to a child (the supervisor is detached); used where
+  // the supervisor itself must act on the answer before it goes on.
+  template <class Handle, class... Ts>
+  std::optional<ipc::response> ask_child(const Handle& h, Ts&&... xs) {
+    if (!h) return std::nullopt;
     caf::scoped_actor self{system()};
-    pool_reply out;
-    out.failure = error(errc::internal, "allocator did not answer");
-    self->request(allocator_, std::chrono::seconds(10), pools_atom::value, correlation_id{0}, std::move(r))
-        .receive([&](correlation_id, pool_reply& rep) { out = std::move(rep); },
-                 [&](caf::error& e) { out.failure = error(errc::internal, "allocator: " + caf::to_string(e)); });
+    std::optional<ipc::response> out;
+    self->request(h, std::chrono::seconds(30), std::forward<Ts>(xs)...)
+        .receive([&](correlation_id, ipc::response& r) { out = std::move(r); },
+                 [&](caf::error& e) { spdlog::warn("child did not answer: {}", caf::to_string(e)); });
     return out;
   }
 
   std::string node_key() const { return std::to_string(state_.local_node_id); }
-
-  // ---- service overlays (auto, shared, isolated; seed semantics) -----------
-
-  ipc::response setup_service(const ipc::req::setup_service_overlay& m) {
-    if (!state_.cluster || !global_)
-      return ipc::resp::err{"service subnet registry needs a cluster CIDR (SetupGlobalOverlay first)"};
-    // The mode is recorded before any host work (seed): attach uses it.
-    service_modes_[m.service] = m.mode;
-    if (ipc::uses_per_service_wg(m.mode)) return setup_dedicated(m.service);
-    if (ipc::uses_shared_bridge(m.mode)) {
-      auto name = ensure_shared_bridge();
-      if (!name) return engine_error(name.err().message);
-      ask(pool::bind{m.service, *name});
-      return ipc::resp::service_overlay{{*name, ipc::overlay_mode::shared}};
-    }
-    // auto and isolated: a per-service bridge (isolation is fenced at attach).
-    if (auto it = service_bridges_.find(m.service); it != service_bridges_.end())
-      return ipc::resp::service_overlay{{it->second.name, ipc::overlay_mode::auto_}};
-    auto sub = ask(pool::assign_subnet{m.service, node_key()});
-    if (sub.failure)
-      return engine_error("ServiceSubnetRegistry::assign(" + m.service + ", " + node_key() +
-                          ") failed: " + sub.failure->message);
-    const std::string name =
-        net::make_interface_name({state_.deployment, state_.instance_id, m.service}, "b");
-    auto b = make_bridge(name, *sub.subnet);
-    if (!b) {
-      ask(pool::release_subnet{m.service, node_key()});
-      return engine_error(b.err().message);
-    }
-    service_bridges_[m.service] = *b;
-    ask(pool::bind{m.service, name});
-    // The cluster device carries this service's cross-node traffic: plumb the
-    // subnet into the local key's AllowedIPs when the agent told us our key.
-    if (state_.local_wg_pubkey) {
-      if (auto k = crypto::public_key_from_base64(*state_.local_wg_pubkey); k)
-        if (auto r = global_->add_allowed_ip(*k, *sub.subnet); !r)
-          spdlog::debug("service {}: cluster AllowedIPs not updated: {}", m.service, r.err().message);
-    }
-    spdlog::info("service {}: bridge {} subnet {}", m.service, name, sub.subnet->to_string());
-    return ipc::resp::service_overlay{{name, ipc::overlay_mode::auto_}};
-  }
-
-  // ---- dedicated per-service overlays (seed: setup_service_overlay_dedicated) --
-
   uint16_t port_base() const { return state_.overlay_port ? state_.overlay_port : default_wg_port; }
 
-  ipc::response setup_dedicated(const std::string& svc) {
-    // 1. Idempotent: an existing dedicated transport returns its identity.
+  service_context context() const {
+    service_context c;
+    c.deployment = state_.deployment;
+    c.instance_id = state_.instance_id;
+    c.node_key = node_key();
+    c.data_dir = cfg_.data_dir;
+    c.uapi_dir = cfg_.uapi_dir;
+    c.port_base = port_base();
+    c.local_wg_pubkey = state_.local_wg_pubkey;
+    c.cluster = state_.cluster;
+    c.global = global_;
+    c.shared_bridge = shared_bridge_;
+    return c;
+  }
+
+  result<std::shared_ptr<service_child>> service_for(const std::string& svc) {
+    if (auto it = services_.find(svc); it != services_.end()) return it->second;
+    if (services_.size() >= max_services)
+      return error(errc::exhausted, "too many services on this node (limit " + std::to_string(max_services) + ")");
+    auto view = host_view();
+    if (!view) return std::move(view).err();
+    auto ch = std::make_shared<service_child>();
+    ch->st = std::make_shared<service_state>(svc);
+    ch->host = *view;
+    ch->actor = spawn_service_overlay(system(), obs_, ch->st, ch->host, pools_);
+    monitor(ch->actor);
+    services_[svc] = ch;
+    return ch;
+  }
+
+  result<dedicated_child*> dedicated_for(const std::string& svc) {
+    if (auto it = dedicated_.find(svc); it != dedicated_.end()) return &it->second;
+    auto view = host_view();
+    if (!view) return std::move(view).err();
+    dedicated_child d;
+    d.st = std::make_shared<dedicated_state>(svc, cfg_.data_dir);
+    d.host = *view;
+    d.actor = spawn_dedicated_transport(system(), obs_, d.st, d.host, pools_);
+    monitor(d.actor);
+    return &(dedicated_[svc] = std::move(d));
+  }
+
+  dedicated_transport_actor dedicated_actor(const std::string& svc) const {
+    auto it = dedicated_.find(svc);
+    return it == dedicated_.end() ? dedicated_transport_actor{} : it->second.actor;
+  }
+
+  // Sends one request to a service's actor and answers the caller when it
+  // replies; then retires the service if that request left it torn down.
+  template <class... Ts>
+  reply via_service(correlation_id c, const std::string& svc, const std::shared_ptr<service_child>& ch,
+                    Ts&&... xs) {
+    auto rp = make_response_promise<correlation_id, ipc::response>();
+    ++ch->inflight;
+    request(ch->actor, caf::infinite, std::forward<Ts>(xs)...)
+        .then(
+            [this, rp, ch, svc](correlation_id cc, ipc::response& r) mutable {
+              after_service_reply(svc, ch);
+              rp.deliver(cc, std::move(r));
+            },
+            [this, rp, ch, svc, c](caf::error& e) mutable {
+              after_service_reply(svc, ch);
+              rp.deliver(c, engine_error("service " + svc + ": its actor failed (" + caf::to_string(e) +
+                                         "); it is being restarted, retry"));
+            });
+    return rp;
+  }
+
+  void after_service_reply(const std::string& svc, const std::shared_ptr<service_child>& ch) {
+    --ch->inflight;
+    auto it = services_.find(svc);
+    if (it == services_.end() || it->second != ch) return;  // already retired
+    if (ch->inflight > 0 || ch->st->up) return;
+    // Torn down (teardown_service, ephemeral last leaver) or never set up:
+    // the actor goes, and so does the service's dedicated device. A service
+    // that went down by itself (ephemeral) is no longer counted.
+    if (ch->forget_identity) service_modes_.erase(svc);
+    retire(svc, ch->forget_identity);
+  }
+
+  void retire(const std::string& svc, bool forget_identity) {
+    if (auto it = services_.find(svc); it != services_.end()) {
+      auto ch = it->second;
+      services_.erase(it);  // first: the down handler restarts only what it finds
+      anon_send_exit(ch->actor, caf::exit_reason::user_shutdown);
+    }
     if (auto it = dedicated_.find(svc); it != dedicated_.end()) {
-      auto b = service_bridges_.find(svc);
-      return ipc::resp::service_overlay{
-          dedicated_overlay_info(b != service_bridges_.end() ? b->second.name : it->second->interface(), *it->second)};
-    }
-    // 2. Identity: reused from the marker when complete, else minted.
-    const std::string marker_path = ipc::network_marker::path_in(cfg_.data_dir);
-    std::string warning;
-    auto marker = ipc::network_marker::load(marker_path, &warning);
-    if (!warning.empty()) spdlog::warn("{}", warning);
-    const std::string owner = ipc::network_marker::owner_for_service(svc);
-    overlay::dedicated_spec spec;
-    spec.uapi_dir = cfg_.uapi_dir;
-    std::optional<uint16_t> port;
-    const auto* rec = marker.get(owner);
-    if (rec && rec->wg_private_key && rec->wg_public_key && rec->wg_port && rec->interface) {
-      if (auto k = crypto::private_key_from_base64(*rec->wg_private_key); k) {
-        spec.private_key = crypto::private_key(k->span());
-        port = *rec->wg_port;
-        spec.interface = *rec->interface;
-        ask(pool::reserve_port{port_base(), *port});
-      } else {
-        spdlog::warn("service {}: marker key unreadable ({}); minting a new identity", svc, k.err().message);
-      }
-    }
-    if (!port) {
-      // Ports other services recorded in the marker stay theirs (a restarted
-      // daemon re-binds them when those services come back).
-      for (const auto& n : marker.networks())
-        if (n.owner != owner && n.wg_port) ask(pool::reserve_port{port_base(), *n.wg_port});
-      auto p = ask(pool::allocate_port{port_base()});
-      if (p.failure) return engine_error(p.failure->message);
-      port = *p.port;
-      spec.private_key = crypto::generate_private_key();
-      spec.interface = net::make_interface_name({state_.deployment, state_.instance_id, svc}, "d");
-    }
-    spec.port = *port;
-    // 3. Subnet from the same registry the other modes use.
-    auto sub = ask(pool::assign_subnet{svc, node_key()});
-    if (sub.failure) {
-      ask(pool::release_port{*port});
-      return engine_error("ServiceSubnetRegistry::assign(" + svc + ", " + node_key() +
-                          ") failed: " + sub.failure->message);
-    }
-    spec.subnet = *sub.subnet;
-    spec.overlay_ip = sub.subnet->normalized().network().plus(1);  // first usable
-    // 4. The device.
-    auto d = overlay::dedicated_overlay::bring_up(spec, *host_);
-    if (!d) {
-      ask(pool::release_port{*port});
-      ask(pool::release_subnet{svc, node_key()});
-      return engine_error("Failed to create dedicated overlay for " + svc + ": " + d.err().message);
-    }
-    auto dev = std::move(d).value();
-    // 5. Persist the identity (a failure leaves the device live: seed).
-    marker.upsert({owner, "wg-dedicated", dev->interface(), dev->public_key_base64(),
-                   dev->subnet().to_string(), dev->port(),
-                   crypto::key_to_base64(spec.private_key.span()), dev->public_key_base64(),
-                   dev->interface()});
-    if (auto r = marker.save(marker_path); !r)
-      spdlog::warn("service {}: failed to persist dedicated-overlay marker (device still live): {}", svc,
-                   r.err().message);
-    // 6. The per-service bridge, routed over the dedicated device (see
-    // net/overlay/dedicated.hpp for how the subnet is routed).
-    const std::string name = net::make_interface_name({state_.deployment, state_.instance_id, svc}, "b");
-    auto b = make_bridge(name, *sub.subnet);
-    if (!b) {
-      ask(pool::release_port{*port});
-      ask(pool::release_subnet{svc, node_key()});
-      return engine_error(b.err().message);
-    }
-    service_bridges_[svc] = *b;
-    ask(pool::bind{svc, name});
-    if (state_.local_wg_pubkey) {
-      if (auto k = crypto::public_key_from_base64(*state_.local_wg_pubkey); k)
-        if (auto r = dev->add_allowed_ip(*k, *sub.subnet); !r)
-          spdlog::debug("service {}: dedicated AllowedIPs not updated (non-fatal): {}", svc, r.err().message);
-    }
-    spdlog::info("service {}: dedicated device {} port {} subnet {} overlay IP {}", svc, dev->interface(),
-                 dev->port(), dev->subnet().to_string(), dev->overlay_ip().to_string());
-    auto info = dedicated_overlay_info(name, *dev);
-    dedicated_[svc] = std::move(dev);
-    return ipc::resp::service_overlay{std::move(info)};
-  }
-
-  // The dedicated device of `svc`: shut it, free its port, forget its identity.
-  void teardown_dedicated(const std::string& svc) {
-    auto it = dedicated_.find(svc);
-    if (it != dedicated_.end()) {
-      ask(pool::release_port{it->second->port()});
+      (void)ask_child(it->second.actor, ded_down_atom::value, correlation_id{0}, forget_identity);
+      auto a = it->second.actor;
       dedicated_.erase(it);
+      anon_send_exit(a, caf::exit_reason::user_shutdown);
     }
-    const std::string marker_path = ipc::network_marker::path_in(cfg_.data_dir);
-    std::string warning;
-    auto marker = ipc::network_marker::load(marker_path, &warning);
-    if (marker.remove(ipc::network_marker::owner_for_service(svc)))
-      if (auto r = marker.save(marker_path); !r)
-        spdlog::warn("service {}: marker entry not removed: {}", svc, r.err().message);
   }
 
-  overlay::dedicated_overlay* dedicated_for(const std::string& svc) {
-    auto it = dedicated_.find(svc);
-    return it == dedicated_.end() ? nullptr : it->second.get();
+  // ---- service overlays (seed semantics; the work is in service_overlay) ----
+
+  reply setup_service(correlation_id c, const ipc::req::setup_service_overlay& m) {
+    if (!state_.cluster || !global_)
+      return {c, ipc::resp::err{"service subnet registry needs a cluster CIDR (SetupGlobalOverlay first)"}};
+    // The mode is recorded before any host work (seed): attach uses it.
+    service_modes_[m.service] = m.mode;
+    if (ipc::uses_shared_bridge(m.mode)) {
+      if (auto r = ensure_shared_bridge(); !r) return {c, engine_error(r.err().message)};
+    }
+    auto ch = service_for(m.service);
+    if (!ch) return {c, engine_error(ch.err().message)};
+    dedicated_transport_actor ded;
+    if (ipc::uses_per_service_wg(m.mode)) {
+      auto d = dedicated_for(m.service);
+      if (!d) return {c, engine_error(d.err().message)};
+      ded = (*d)->actor;
+    }
+    (*ch)->forget_identity = false;  // a failed setup keeps the marker (seed)
+    return via_service(c, m.service, *ch, svc_setup_atom::value, c, context(), m.mode, ded);
   }
 
-  result<service_bridge> make_bridge(const std::string& name, const net::cidr& subnet) {
-    service_bridge b{name, subnet.normalized(), subnet.normalized().network().plus(1)};
-    if (auto r = overlay::create_bridge(*host_, name, net::cidr(b.gateway, subnet.prefix_len())); !r)
-      return error(r.err().code, "create_bridge(" + name + ") failed: " + r.err().message);
-    ask(pool::open{name, b.subnet});
-    return b;
+  reply teardown_service(correlation_id c, const std::string& svc) {
+    service_modes_.erase(svc);
+    auto ch = service_for(svc);  // even with nothing in memory: delete by name (seed)
+    if (!ch) {
+      // No host view (host mechanics unavailable): nothing of ours to remove.
+      ask(pool::unbind{svc});
+      return {c, ipc::resp::ok{}};
+    }
+    (*ch)->forget_identity = true;
+    if (!dedicated_.count(svc)) {
+      // A dedicated identity left in the marker by an earlier run still goes.
+      if (auto d = dedicated_for(svc); !d) spdlog::warn("service {}: {}", svc, d.err().message);
+    }
+    return via_service(c, svc, *ch, svc_down_atom::value, c, context(), teardown_kind::service, dedicated_actor(svc));
   }
 
   result<std::string> ensure_shared_bridge() {
     if (shared_bridge_) return shared_bridge_->name;
     auto sub = ask(pool::assign_subnet{shared_bridge_key, node_key()});
     if (sub.failure) return *sub.failure;
-    const std::string name =
-        net::make_interface_name({state_.deployment, state_.instance_id, "shared"}, "sh");
-    auto b = make_bridge(name, *sub.subnet);
-    if (!b) {
+    const std::string name = net::make_interface_name({state_.deployment, state_.instance_id, "shared"}, "sh");
+    bridge_info b{name, sub.subnet->normalized(), sub.subnet->normalized().network().plus(1)};
+    if (auto r = overlay::create_bridge(*host_, name, net::cidr(b.gateway, sub.subnet->prefix_len())); !r) {
       ask(pool::release_subnet{shared_bridge_key, node_key()});
-      return std::move(b).err();
+      return error(r.err().code, "create_bridge(" + name + ") failed: " + r.err().message);
     }
-    shared_bridge_ = *b;
+    ask(pool::open{name, b.subnet});
+    shared_bridge_ = b;
     return name;
-  }
-
-  void teardown_service(const std::string& service) {
-    const auto mode = service_modes_.count(service) ? service_modes_[service] : ipc::overlay_mode::auto_;
-    service_modes_.erase(service);
-    ask(pool::unbind{service});
-    if (ipc::uses_shared_bridge(mode)) return;  // the shared bridge lives until global teardown
-    teardown_dedicated(service);
-    auto it = service_bridges_.find(service);
-    // By its deterministic name even when nothing is in memory (seed).
-    const std::string name = it != service_bridges_.end()
-                                 ? it->second.name
-                                 : net::make_interface_name({state_.deployment, state_.instance_id, service}, "b");
-    if (it != service_bridges_.end() && global_ && state_.local_wg_pubkey) {
-      if (auto k = crypto::public_key_from_base64(*state_.local_wg_pubkey); k)
-        (void)global_->remove_allowed_ip(*k, it->second.subnet);
-    }
-    if (host_) {
-      if (auto d = host_->delete_link(name); !d) spdlog::warn("delete bridge {}: {}", name, d.err().message);
-    }
-    ask(pool::close{name});
-    ask(pool::release_subnet{service, node_key()});
-    if (it != service_bridges_.end()) service_bridges_.erase(it);
   }
 
   // ---- container attach ------------------------------------------------------
 
-  ipc::response attach(const ipc::req::attach_container& m) {
+  // What every attach records, whichever actor serves it.
+  void note_attach_dns(const ipc::req::attach_container& m) {
     if (m.dns_server) dns_server_ = m.dns_server;
     if (m.dns_domain) {
       dns_domain_ = m.dns_domain;
       // The domain an attach carries replaces --dns-domain (seed keeps it).
       if (dns_) caf::anon_send(dns_, dns_domain_atom::value, correlation_id{0}, *m.dns_domain);
     }
+  }
+
+  reply attach_linux(correlation_id c, const ipc::req::attach_container& m) {
+    note_attach_dns(m);
+    if (!host_) return {c, engine_error("host mechanics unavailable: " + host_error_)};
+    sweep_veths();
+    auto it = services_.find(m.service);
+    if (it == services_.end() || !it->second->st->up) {
+      const bool shared = service_modes_.count(m.service) && ipc::uses_shared_bridge(service_modes_[m.service]);
+      return {c, ipc::resp::err{shared ? "no shared bridge for Shared-mode service " + m.service +
+                                             "; call setup_service_overlay() first"
+                                       : "no service bridge for service " + m.service +
+                                             "; call setup_service_overlay() first"}};
+    }
+    const uint32_t pid = std::get<ipc::linux_pid>(m.handle).pid;
+    if (auto o = pid_owner_.find(pid); o != pid_owner_.end() && o->second != m.service)
+      return {c, ipc::resp::err{"container pid " + std::to_string(pid) + " is already attached to service " +
+                                o->second + "; detach it first"}};
+    pid_owner_[pid] = m.service;
+    return via_service(c, m.service, it->second, svc_attach_atom::value, c, context(), m);
+  }
+
+  reply detach_linux(correlation_id c, uint32_t pid) {
+    auto o = pid_owner_.find(pid);
+    if (o == pid_owner_.end() || !services_.count(o->second)) {
+      // No record (a restarted daemon, a retired service): by name, idempotent.
+      if (host_) overlay::detach_veths(*host_, pid);
+      if (o != pid_owner_.end()) pid_owner_.erase(o);
+      return {c, ipc::resp::ok{}};
+    }
+    const std::string svc = o->second;
+    pid_owner_.erase(o);
+    auto ch = services_[svc];
+    ch->forget_identity = true;  // an ephemeral last leaver tears the service down
+    return via_service(c, svc, ch, svc_detach_atom::value, c, pid);
+  }
+
+  ipc::response attach(const ipc::req::attach_container& m) {
+    note_attach_dns(m);
     return std::visit(
         overloaded{
-            [&](const ipc::linux_pid& h) -> ipc::response { return attach_linux(h.pid, m); },
+            [&](const ipc::linux_pid&) -> ipc::response { return engine_error("internal: linux_pid not routed"); },
             [&](const ipc::windows_container&) -> ipc::response {
               return ipc::resp::err{"windows_container attach is not supported on Linux"};
             },
@@ -632,6 +656,12 @@ class supervisor_impl : public traced<supervisor_actor::base> {
             [&](const ipc::host_shared& h) -> ipc::response { return attach_host_shared(h.id, m); },
         },
         m.handle);
+  }
+
+  ipc::response detach(const ipc::req::detach_container& m) {
+    if (auto* g = std::get_if<ipc::guest_managed>(&m.handle)) return detach_guest(g->id);
+    if (auto* h = std::get_if<ipc::host_shared>(&m.handle)) return detach_host_shared(h->id);
+    return ipc::resp::err{"windows_container detach is not supported on Linux"};
   }
 
   // veth-<pid>-* links of dead containers (a crashed runtime, a previous
@@ -649,6 +679,15 @@ class supervisor_impl : public traced<supervisor_actor::base> {
     else if (!r->empty()) spdlog::info("orphan veth sweep removed {} link(s)", r->size());
   }
 
+  void join_isolation(const std::string& network, const net::ip_address& ip) {
+    if (auto r = host_->ensure_member_isolation(network, ip, global_->node_ip(), global_->cluster()); !r)
+      spdlog::warn("isolation {} for {}: {} (non-fatal)", network, ip.to_string(), r.err().message);
+  }
+
+  void leave_isolation(const std::string& network, const net::ip_address& ip) {
+    if (host_) (void)host_->remove_member_isolation(network, ip);
+  }
+
   // ---- prune_orphan_bridges (seed) -------------------------------------------
 
   std::vector<std::string> prune_orphan_bridges(const std::vector<std::string>& live_names) {
@@ -663,7 +702,10 @@ class supervisor_impl : public traced<supervisor_actor::base> {
     std::set<std::string, std::less<>> protected_;
     if (global_) protected_.insert(global_->interface());
     if (shared_bridge_) protected_.insert(shared_bridge_->name);
-    for (auto& [svc, d] : dedicated_) protected_.insert(d->interface());
+    for (auto& [svc, d] : dedicated_) {
+      protected_.insert(net::make_interface_name({state_.deployment, state_.instance_id, svc}, "d"));
+      if (auto dev = d.st->published()) protected_.insert(dev->interface());
+    }
     // Names the registry's assignments would have, to release their slots.
     std::map<std::string, std::tuple<std::string, std::string, net::cidr>> name_to_key;
     for (auto& [svc, node, subnet] : ask(pool::assignments{}).assignments) {
@@ -676,8 +718,10 @@ class supervisor_impl : public traced<supervisor_actor::base> {
       // Zero-member guard: never pull a bridge from under attached containers.
       if (auto n = netlink::bridge_member_count(host_->netlink(), name); n && *n > 0) continue;
       spdlog::info("prune_orphan_bridges: reclaiming orphan service bridge/device {}", name);
+      std::optional<std::string> owner;
       if (auto it = name_to_key.find(name); it != name_to_key.end()) {
         auto& [svc, node, subnet] = it->second;
+        owner = svc;
         if (global_ && state_.local_wg_pubkey)
           if (auto k = crypto::public_key_from_base64(*state_.local_wg_pubkey); k)
             if (auto r = global_->remove_allowed_ip(*k, subnet); !r)
@@ -688,105 +732,14 @@ class supervisor_impl : public traced<supervisor_actor::base> {
         spdlog::warn("prune_orphan_bridges: delete {}: {}", name, d.err().message);
         continue;
       }
-      for (auto it = service_bridges_.begin(); it != service_bridges_.end();) {
-        if (it->second.name == name) {
-          ask(pool::close{name});
-          it = service_bridges_.erase(it);
-        } else {
-          ++it;
-        }
-      }
+      // The service's actor forgets the bridge (and closes its pool).
+      if (owner)
+        if (auto it = services_.find(*owner); it != services_.end())
+          (void)ask_child(it->second->actor, svc_down_atom::value, correlation_id{0}, context(),
+                          teardown_kind::pruned, dedicated_transport_actor{});
       reclaimed.push_back(name);
     }
     return reclaimed;
-  }
-
-  ipc::response attach_linux(uint32_t pid, const ipc::req::attach_container& m) {
-    if (!host_) return engine_error("host mechanics unavailable: " + host_error_);
-    sweep_veths();
-    const bool shared = ipc::uses_shared_bridge(service_modes_.count(m.service) ? service_modes_[m.service] : ipc::overlay_mode::auto_);
-    const service_bridge* bridge = nullptr;
-    if (shared) {
-      if (!shared_bridge_)
-        return ipc::resp::err{"no shared bridge for Shared-mode service " + m.service + "; call setup_service_overlay() first"};
-      bridge = &*shared_bridge_;
-    } else {
-      auto it = service_bridges_.find(m.service);
-      if (it == service_bridges_.end())
-        return ipc::resp::err{"no service bridge for service " + m.service + "; call setup_service_overlay() first"};
-      bridge = &it->second;
-    }
-    // The service is bound to its bridge's pool (setup_service did it).
-    auto ip = ask(pool::allocate{m.service});
-    if (ip.failure) return engine_error(ip.failure->message);
-    overlay::veth_attach va;
-    va.pid = pid;
-    va.ip = *ip.ip;
-    va.prefix = bridge->subnet.prefix_len();
-    va.tag = "s";
-    va.container_iface = "eth0";
-    va.bridge = bridge->name;
-    va.gateway = bridge->gateway;
-    if (auto r = overlay::attach_veth(*host_, va); !r) {
-      ask(pool::release{*ip.ip});
-      return engine_error(r.err().message);
-    }
-    attach_info info{*ip.ip, m.service, std::nullopt, m.ephemeral, m.isolation_network};
-    if (m.join_global && global_) {
-      auto g = ask(pool::allocate_slice{});
-      if (g.failure) {
-        rollback_attach(pid, info);
-        return engine_error(g.failure->message);
-      }
-      overlay::veth_attach ga;
-      ga.pid = pid;
-      ga.ip = *g.ip;
-      ga.prefix = g.ip->is_v4() ? 24 : 64;  // seed: no bridge → /24 or /64
-      ga.tag = "g";
-      ga.container_iface = "eth1";
-      ga.route_src = global_->node_ip();
-      if (auto r = overlay::attach_veth(*host_, ga); !r) {
-        ask(pool::release{*g.ip});
-        rollback_attach(pid, info);
-        return engine_error(r.err().message);
-      }
-      info.global_ip = *g.ip;
-    }
-    if (m.isolation_network) {
-      if (auto r = host_->ensure_member_isolation(*m.isolation_network, *ip.ip, global_ ? global_->node_ip() : bridge->gateway,
-                                                  state_.cluster.value_or(*net::cidr::parse("10.200.0.0/16")));
-          !r)
-        spdlog::warn("isolation {} for {}: {} (non-fatal)", *m.isolation_network, ip.ip->to_string(), r.err().message);
-      network_members_[*m.isolation_network].insert(*ip.ip);
-    }
-    attached_[pid] = info;
-    return ipc::resp::attached{{*ip.ip, std::nullopt}};
-  }
-
-  void rollback_attach(uint32_t pid, const attach_info& info) {
-    overlay::detach_veths(*host_, pid);
-    ask(pool::release{info.service_ip});
-  }
-
-  ipc::response detach(const ipc::req::detach_container& m) {
-    if (auto* h = std::get_if<ipc::linux_pid>(&m.handle)) return detach_linux(h->pid);
-    if (auto* g = std::get_if<ipc::guest_managed>(&m.handle)) return detach_guest(g->id);
-    if (auto* h = std::get_if<ipc::host_shared>(&m.handle)) return detach_host_shared(h->id);
-    return ipc::resp::err{"windows_container detach is not supported on Linux"};
-  }
-
-  void join_isolation(const std::string& network, const net::ip_address& ip) {
-    if (auto r = host_->ensure_member_isolation(network, ip, global_->node_ip(), global_->cluster()); !r)
-      spdlog::warn("isolation {} for {}: {} (non-fatal)", network, ip.to_string(), r.err().message);
-    network_members_[network].insert(ip);
-  }
-
-  void leave_isolation(const std::string& network, const net::ip_address& ip) {
-    if (host_) (void)host_->remove_member_isolation(network, ip);
-    auto it = network_members_.find(network);
-    if (it == network_members_.end()) return;
-    it->second.erase(ip);
-    if (it->second.empty()) network_members_.erase(it);
   }
 
   // ---- guest_managed (seed: attach_container_guest) -------------------------
@@ -802,24 +755,20 @@ class supervisor_impl : public traced<supervisor_actor::base> {
     if (guest_attachments_.size() >= max_guest_attachments)
       return ipc::resp::err{"too many guest attachments (limit " + std::to_string(max_guest_attachments) + ")"};
     // 1. The IP from the service's bridge pool when it has one, else the
-    // node slice (allocator: allocate(service) does exactly that).
+    // node slice; the prefix is that pool's (allocator: allocate(service)).
     auto ip = ask(pool::allocate{m.service});
     if (ip.failure) return engine_error(ip.failure->message);
     const net::ip_address overlay_ip = *ip.ip;
-    uint8_t prefix_len = static_cast<uint8_t>(state_.node_slice.prefix_len());
-    const bool shared = ipc::uses_shared_bridge(service_modes_.count(m.service) ? service_modes_[m.service] : ipc::overlay_mode::auto_);
-    if (shared && shared_bridge_ && shared_bridge_->subnet.contains(overlay_ip)) {
-      prefix_len = static_cast<uint8_t>(shared_bridge_->subnet.prefix_len());
-    } else if (auto b = service_bridges_.find(m.service); b != service_bridges_.end() && b->second.subnet.contains(overlay_ip)) {
-      prefix_len = static_cast<uint8_t>(b->second.subnet.prefix_len());
-    }
+    const uint8_t prefix_len =
+        static_cast<uint8_t>(ip.subnet ? ip.subnet->prefix_len() : state_.node_slice.prefix_len());
     // 2. The guest's keys.
     auto sk = crypto::generate_private_key();
     const std::string guest_pub = crypto::key_to_base64(crypto::public_from_private(sk).span());
     // 3. Exactly one peer: this node (its dedicated device for a dedicated
     // service), AllowedIPs the cluster (or that service's subnet), keepalive
     // 25 to hold the guest's NAT mapping; the runtime rewrites the endpoint.
-    overlay::dedicated_overlay* ded = dedicated_for(m.service);
+    std::shared_ptr<overlay::dedicated_overlay> ded;
+    if (auto it = dedicated_.find(m.service); it != dedicated_.end()) ded = it->second.st->published();
     ipc::peer_spec node_peer;
     uint16_t listen_port = 0;
     if (ded) {
@@ -835,14 +784,25 @@ class supervisor_impl : public traced<supervisor_actor::base> {
     node_peer.persistent_keepalive_secs = 25;
     // 4. The guest's key as a peer on our device: roaming endpoint 0.0.0.0:0
     // (learned from its first keepalive), AllowedIPs its /32, and a host
-    // route so the kernel hands its traffic to that device.
+    // route so the kernel hands its traffic to that device. On a dedicated
+    // device the peer goes through its actor (so a restart restores it).
     ipc::peer_spec guest_peer;
     guest_peer.public_key = guest_pub;
     guest_peer.endpoint = "0.0.0.0:0";
     guest_peer.allowed_ips = host_cidr(overlay_ip).to_string();
+    status added;
     auto pc = overlay::parse_peer(guest_peer.public_key, guest_peer.endpoint, guest_peer.allowed_ips, 0);
-    status added = pc ? (ded ? ded->upsert_peer(*pc) : global_->upsert_peer(*pc)) : status(std::move(pc).err());
-    if (added && !ded) added = host_->replace_route(host_cidr(overlay_ip), global_->interface());
+    if (!pc) {
+      added = std::move(pc).err();
+    } else if (ded) {
+      auto r = ask_child(dedicated_actor(m.service), ded_peer_atom::value, correlation_id{0},
+                         ipc::request{ipc::req::add_peer{guest_peer, ipc::peer_scope{m.service}, true}});
+      if (!r) added = error(errc::internal, "dedicated transport did not answer");
+      else if (auto* e = std::get_if<ipc::resp::err>(&*r)) added = error(errc::internal, e->message);
+    } else {
+      added = global_->upsert_peer(*pc);
+      if (added) added = host_->replace_route(host_cidr(overlay_ip), global_->interface());
+    }
     if (!added) {
       if (!ded && pc) (void)global_->remove_peer(pc->key);
       ask(pool::release{overlay_ip});
@@ -873,15 +833,15 @@ class supervisor_impl : public traced<supervisor_actor::base> {
     guest_info info = it->second;
     guest_attachments_.erase(it);
     state_.global_peers.erase(info.public_key);
-    if (auto k = crypto::public_key_from_base64(info.public_key); k) {
-      status r;
-      if (info.dedicated_service) {
-        if (auto* d = dedicated_for(*info.dedicated_service)) r = d->remove_peer(*k);
-      } else if (global_) {
-        r = global_->remove_peer(*k);
-        if (host_) (void)host_->delete_route(host_cidr(info.overlay_ip), global_->interface());
-      }
-      if (!r) spdlog::warn("guest {}: removing its peer: {}", id, r.err().message);
+    if (info.dedicated_service) {
+      auto r = ask_child(dedicated_actor(*info.dedicated_service), ded_peer_atom::value, correlation_id{0},
+                         ipc::request{ipc::req::remove_peer{info.public_key, ipc::peer_scope{*info.dedicated_service}}});
+      if (r)
+        if (auto* e = std::get_if<ipc::resp::err>(&*r)) spdlog::warn("guest {}: removing its peer: {}", id, e->message);
+    } else if (global_) {
+      if (auto k = crypto::public_key_from_base64(info.public_key); k)
+        if (auto r = global_->remove_peer(*k); !r) spdlog::warn("guest {}: removing its peer: {}", id, r.err().message);
+      if (host_) (void)host_->delete_route(host_cidr(info.overlay_ip), global_->interface());
     }
     if (info.isolation_network) leave_isolation(*info.isolation_network, info.overlay_ip);
     ask(pool::release{info.overlay_ip});
@@ -924,47 +884,25 @@ class supervisor_impl : public traced<supervisor_actor::base> {
     return ipc::resp::ok{};
   }
 
-  ipc::response detach_linux(uint32_t pid) {
-    // By name even without a record (a restarted daemon), idempotent.
-    if (host_) overlay::detach_veths(*host_, pid);
-    auto it = attached_.find(pid);
-    if (it == attached_.end()) return ipc::resp::ok{};
-    attach_info info = it->second;
-    attached_.erase(it);
-    ask(pool::release{info.service_ip});
-    if (info.global_ip) ask(pool::release{*info.global_ip});
-    if (info.isolation_network && host_) {
-      (void)host_->remove_member_isolation(*info.isolation_network, info.service_ip);
-      auto& members = network_members_[*info.isolation_network];
-      members.erase(info.service_ip);
-      if (members.empty()) network_members_.erase(*info.isolation_network);
-    }
-    // Ephemeral: the last leaver takes the service bridge down.
-    if (info.ephemeral) {
-      auto b = service_bridges_.find(info.service);
-      if (b != service_bridges_.end() && host_) {
-        auto n = netlink::bridge_member_count(host_->netlink(), b->second.name);
-        if (n && *n == 0) {
-          spdlog::info("ephemeral service {}: bridge idle after the last detach; tearing it down", info.service);
-          teardown_service(info.service);
-        }
-      }
-    }
-    return ipc::resp::ok{};
-  }
+  // ---- peers -------------------------------------------------------------------
 
-  // ---- peers (scope global; service scope lands with dedicated devices) ----
+  // Service scope: the service's dedicated_transport answers.
+  reply via_dedicated(correlation_id c, const std::string& svc, const ipc::request& r) {
+    auto it = dedicated_.find(svc);
+    if (it == dedicated_.end() || !it->second.st->published())
+      return {c, ipc::resp::err{"no dedicated overlay for service " + svc}};
+    auto rp = make_response_promise<correlation_id, ipc::response>();
+    request(it->second.actor, caf::infinite, ded_peer_atom::value, c, r)
+        .then([rp](correlation_id cc, ipc::response& resp) mutable { rp.deliver(cc, std::move(resp)); },
+              [rp, c, svc](caf::error& e) mutable {
+                rp.deliver(c, engine_error("dedicated transport of " + svc + " failed (" + caf::to_string(e) +
+                                           "); it is being restarted, retry"));
+              });
+    return rp;
+  }
 
   ipc::response add_peer(const ipc::req::add_peer& m) {
     const auto& p = m.peer;
-    if (m.scope.service) {
-      auto* d = dedicated_for(*m.scope.service);
-      if (!d) return ipc::resp::err{"no dedicated overlay for service " + *m.scope.service};
-      auto pc = overlay::parse_peer(p.public_key, p.endpoint, p.allowed_ips, p.persistent_keepalive_secs);
-      if (!pc) return ipc::resp::err{pc.err().message};
-      if (auto r = d->upsert_peer(*pc); !r) return engine_error("add_peer failed: " + r.err().message);
-      return ipc::resp::ok{};
-    }
     if (global_) {
       auto pc = overlay::parse_peer(p.public_key, p.endpoint, p.allowed_ips, p.persistent_keepalive_secs);
       if (!pc) return ipc::resp::err{pc.err().message};
@@ -979,14 +917,6 @@ class supervisor_impl : public traced<supervisor_actor::base> {
   }
 
   ipc::response remove_peer(const ipc::req::remove_peer& m) {
-    if (m.scope.service) {
-      auto* d = dedicated_for(*m.scope.service);
-      if (!d) return ipc::resp::err{"no dedicated overlay for service " + *m.scope.service};
-      auto k = crypto::public_key_from_base64(m.pubkey);
-      if (!k) return ipc::resp::err{"invalid public key " + m.pubkey};
-      if (auto r = d->remove_peer(*k); !r) return engine_error("remove_peer failed: " + r.err().message);
-      return ipc::resp::ok{};
-    }
     if (global_) {
       auto k = crypto::public_key_from_base64(m.pubkey);
       if (!k) return ipc::resp::err{"invalid public key " + m.pubkey};
@@ -997,31 +927,67 @@ class supervisor_impl : public traced<supervisor_actor::base> {
     return ipc::resp::ok{};
   }
 
-  ipc::response allowed_ip(const std::string& pubkey, const std::string& cidr,
-                           const ipc::peer_scope& scope, bool add) {
-    overlay::dedicated_overlay* d = nullptr;
-    if (scope.service) {
-      d = dedicated_for(*scope.service);
-      if (!d) return ipc::resp::err{"no dedicated overlay for service " + *scope.service};
-    } else if (!global_) {
-      return ipc::resp::ok{};  // seed: nothing to plumb into yet
-    }
+  ipc::response allowed_ip(const std::string& pubkey, const std::string& cidr, bool add) {
+    if (!global_) return ipc::resp::ok{};  // seed: nothing to plumb into yet
     auto k = crypto::public_key_from_base64(pubkey);
     if (!k) return ipc::resp::err{"invalid public key " + pubkey};
     auto c = net::cidr::parse(cidr);
     if (!c) return ipc::resp::err{"invalid CIDR " + cidr + ": " + c.err().message};
-    auto r = d ? (add ? d->add_allowed_ip(*k, *c) : d->remove_allowed_ip(*k, *c))
-               : (add ? global_->add_allowed_ip(*k, *c) : global_->remove_allowed_ip(*k, *c));
+    auto r = add ? global_->add_allowed_ip(*k, *c) : global_->remove_allowed_ip(*k, *c);
     if (!r) return engine_error(std::string(add ? "add" : "remove") + "_allowed_ip failed: " + r.err().message);
+    return ipc::resp::ok{};
+  }
+
+  // ---- supervision -----------------------------------------------------------
+
+  ipc::response crash_child(const std::string& child) {
+    auto svc_of = [&](std::string_view prefix) -> std::optional<std::string> {
+      if (child.rfind(prefix, 0) != 0) return std::nullopt;
+      return child.substr(prefix.size());
+    };
+    if (auto svc = svc_of("service_overlay:")) {
+      auto it = services_.find(*svc);
+      if (it == services_.end()) return ipc::resp::err{"no service_overlay actor for service " + *svc};
+      anon_send(it->second->actor, crash_atom::value, correlation_id{0});
+      return ipc::resp::ok{};
+    }
+    if (auto svc = svc_of("dedicated_transport:")) {
+      auto it = dedicated_.find(*svc);
+      if (it == dedicated_.end()) return ipc::resp::err{"no dedicated_transport actor for service " + *svc};
+      anon_send(it->second.actor, crash_atom::value, correlation_id{0});
+      return ipc::resp::ok{};
+    }
+    if (child == "allocator" && allocator_) anon_send_exit(allocator_, caf::exit_reason::kill);
+    else if (child == "dns" && dns_) anon_send_exit(dns_, caf::exit_reason::kill);
+    else if (child == "nat_orchestrator" && nat_) anon_send_exit(nat_, caf::exit_reason::kill);
+    else return ipc::resp::err{"unknown child " + child};
     return ipc::resp::ok{};
   }
 
   void on_child_down(const caf::down_msg& dm) {
     if (stopping_) return;
+    for (auto& [svc, ch] : services_) {
+      if (dm.source != ch->actor.address()) continue;
+      // Same state, new actor: its bridge, attachments and pool binding carry on.
+      spdlog::warn("service_overlay {} exited ({}); restarting it", svc, to_string(dm.reason));
+      ch->st->restarts.fetch_add(1);
+      ch->actor = spawn_service_overlay(system(), obs_, ch->st, ch->host, pools_);
+      monitor(ch->actor);
+      return;
+    }
+    for (auto& [svc, d] : dedicated_) {
+      if (dm.source != d.actor.address()) continue;
+      // The new actor rebuilds the device from the marker and its peers.
+      spdlog::warn("dedicated_transport {} exited ({}); restarting it", svc, to_string(dm.reason));
+      d.actor = spawn_dedicated_transport(system(), obs_, d.st, d.host, pools_);
+      monitor(d.actor);
+      return;
+    }
     if (allocator_ && dm.source == allocator_.address()) {
       spdlog::warn("allocator exited ({}); restarting it", to_string(dm.reason));
       allocator_ = spawn_allocator(system(), obs_, state_.node_slice);
       monitor(allocator_);
+      pools_->set(allocator_);
     } else if (dns_ && dm.source == dns_.address()) {
       spdlog::warn("dns actor exited ({}); restarting it", to_string(dm.reason));
       dns_ = spawn_dns(system(), obs_, cfg_.dns, dns_store_);
@@ -1043,21 +1009,21 @@ class supervisor_impl : public traced<supervisor_actor::base> {
   observability* obs_;
   supervisor_config cfg_;
   engine_state state_;
-  std::optional<host::mutator> host_;
+  std::optional<host::mutator> host_;  // the supervisor's own view
   std::string host_error_;
-  std::unique_ptr<overlay::global_overlay> global_;
+  std::shared_ptr<overlay::global_overlay> global_;
   std::map<std::string, ipc::overlay_mode> service_modes_;
-  std::map<std::string, service_bridge> service_bridges_;
-  std::optional<service_bridge> shared_bridge_;
-  std::map<std::string, std::unique_ptr<overlay::dedicated_overlay>> dedicated_;
-  std::map<uint32_t, attach_info> attached_;
+  std::optional<bridge_info> shared_bridge_;
+  std::map<std::string, std::shared_ptr<service_child>> services_;
+  std::map<std::string, dedicated_child> dedicated_;
+  std::map<uint32_t, std::string> pid_owner_;  // linux_pid attach -> its service
   std::map<std::string, guest_info> guest_attachments_;
   std::map<std::string, host_shared_info> host_shared_;
-  std::map<std::string, std::set<net::ip_address>> network_members_;
   std::optional<net::ip_address> dns_server_;
   std::optional<std::string> dns_domain_;
   // Shared with every incarnation of the dns actor: records survive a restart.
   std::shared_ptr<net::dns::record_store> dns_store_ = std::make_shared<net::dns::record_store>();
+  std::shared_ptr<pool_client> pools_ = std::make_shared<pool_client>();
   gateway_actor gateway_;
   allocator_actor allocator_;
   dns_actor dns_;

@@ -130,6 +130,20 @@ void engine::wait_for_shutdown() {
   shutdown_cv_.wait(lock, [this] { return shutdown_requested_.load() || stopped_.load(); });
 }
 
+status engine::crash_child(const std::string& name) {
+  if (stopped_.load() || !impl_->sys || !impl_->supervisor) return error(errc::precondition, "engine stopped");
+  caf::scoped_actor self{*impl_->sys};
+  status out = error(errc::timeout, "supervisor did not answer");
+  self->request(impl_->supervisor, std::chrono::seconds(10), actors::crash_atom::value, actors::correlation_id{0}, name)
+      .receive(
+          [&](actors::correlation_id, response& r) {
+            if (auto* e = std::get_if<resp::err>(&r)) out = error(errc::not_found, e->message);
+            else out = {};
+          },
+          [&](caf::error& e) { out = error(errc::internal, "supervisor: " + caf::to_string(e)); });
+  return out;
+}
+
 size_t engine::running_actors() const {
   return impl_->sys ? impl_->sys->registry().running() : 0;
 }

@@ -73,6 +73,10 @@ class engine {
   actors::observability& observability() noexcept { return *obs_; }
   const request_metrics& metrics() const noexcept { return metrics_; }
   size_t running_actors() const;
+  // Testing supervision: makes a supervised child crash as if its handler
+  // threw ("service_overlay:<service>", "dedicated_transport:<service>",
+  // "allocator", "dns", "nat_orchestrator"). The supervisor restarts it.
+  status crash_child(const std::string& name);
 
  private:
   struct impl;

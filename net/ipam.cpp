@@ -186,6 +186,12 @@ std::optional<std::string> node_pools::pool_of(const std::string& service) const
   return it->second;
 }
 
+cidr node_pools::range_for(const std::string& service) const {
+  if (auto p = pool_of(service))
+    if (auto it = pools_.find(*p); it != pools_.end()) return it->second.range();
+  return slice_.range();
+}
+
 result<ip_address> node_pools::allocate(const std::string& service) {
   if (auto p = pool_of(service)) {
     auto it = pools_.find(*p);

@@ -132,6 +132,8 @@ class node_pools {
   void bind(const std::string& service, const std::string& pool);
   void unbind(const std::string& service);
   std::optional<std::string> pool_of(const std::string& service) const;
+  // The range allocate(service) draws from: its bridge pool, else the slice.
+  cidr range_for(const std::string& service) const;
 
   result<ip_address> allocate(const std::string& service);
   result<ip_address> allocate_from_slice() { return slice_.allocate(); }

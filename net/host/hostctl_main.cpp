@@ -214,7 +214,7 @@ status cmd_mutator_fw(ctx& c, const args_t& a) {
     return m.recover(adopt ? host::recovery_mode::adopt : host::recovery_mode::revert);
   }
   if (op == "journal") {
-    for (const auto& e : m.changes().entries()) std::printf("%s\n", e.describe().c_str());
+    for (const auto& e : m.changes()) std::printf("%s\n", e.describe().c_str());
     return {};
   }
   return error(errc::invalid_argument, "unknown command " + op);

@@ -1,5 +1,7 @@
 #include "net/host/mutator.hpp"
 
+#include <mutex>
+
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -12,13 +14,22 @@
 
 namespace overlayd::host {
 
-struct mutator::state {
+// What every view of one mutator shares: the journal, the firewall, the
+// config. `mu` guards all of it (and the sysctl snapshot-then-write steps);
+// it is held only around journal and nftables/sysctl/file steps, never
+// across a netlink request, so views work in parallel.
+struct mutator::shared {
   mutator_config cfg;
   journal jr;
-  netlink::socket nl;
   firewall::firewall fw;
   // Firewalls of other table names met in a recovered journal.
   std::map<std::string, firewall::firewall> other_fw;
+  std::mutex mu;
+};
+
+struct mutator::state {
+  std::shared_ptr<shared> sh;
+  netlink::socket nl;  // this view's own: one request at a time per view
 };
 
 namespace {
@@ -47,17 +58,35 @@ result<mutator> mutator::open(mutator_config cfg) {
   auto fw = firewall::firewall::open(cfg.firewall);
   if (!fw) return std::move(fw).err();
   size_t leftover = jr->entries().size();
-  mutator m(std::make_unique<state>(
-      state{std::move(cfg), std::move(*jr), std::move(*nl), std::move(*fw), {}}));
+  auto sh = std::make_shared<shared>(std::move(cfg), std::move(*jr), std::move(*fw));
+  mutator m(std::make_unique<state>(state{std::move(sh), std::move(*nl)}));
   m.leftover_ = leftover;
   return m;
 }
 
-const journal& mutator::changes() const noexcept { return s_->jr; }
-netlink::socket& mutator::netlink() noexcept { return s_->nl; }
-firewall::firewall& mutator::fw() noexcept { return s_->fw; }
+result<mutator> mutator::view() {
+  auto nl = netlink::socket::open();
+  if (!nl) return std::move(nl).err();
+  return mutator(std::make_unique<state>(state{s_->sh, std::move(*nl)}));
+}
 
-status mutator::record(change c) { return s_->jr.record(std::move(c)); }
+std::vector<change> mutator::changes() const {
+  std::lock_guard lk(s_->sh->mu);
+  return s_->sh->jr.entries();
+}
+netlink::socket& mutator::netlink() noexcept { return s_->nl; }
+
+std::unique_lock<std::mutex> mutator::lock() const { return std::unique_lock(s_->sh->mu); }
+
+status mutator::record(change c) {
+  std::lock_guard lk(s_->sh->mu);
+  return s_->sh->jr.record(std::move(c));
+}
+
+status mutator::forget(const change& c) {
+  std::lock_guard lk(s_->sh->mu);
+  return s_->sh->jr.forget(c);
+}
 
 // ---- links -----------------------------------------------------------------
 
@@ -66,10 +95,14 @@ status mutator::create_bridge(std::string_view name) {
   auto existing = netlink::get_link(s_->nl, name);
   // A bridge that was there before us (and is not in our journal) is not
   // ours to delete on teardown: use it, do not record it.
-  bool ours = !existing || s_->jr.find(c) != nullptr;
+  bool ours = !existing;
+  if (!ours) {
+    std::lock_guard lk(s_->sh->mu);
+    ours = s_->sh->jr.find(c) != nullptr;
+  }
   if (ours) OVERLAYD_TRY(record(c));
   auto st = netlink::create_bridge(s_->nl, name);
-  if (!st && !existing) (void)s_->jr.forget(c);
+  if (!st && !existing) (void)forget(c);
   return st;
 }
 
@@ -78,18 +111,18 @@ status mutator::create_veth(std::string_view host_name, std::string_view peer_na
   OVERLAYD_TRY(record(c));
   auto st = netlink::create_veth(s_->nl, host_name, peer_name);
   // EEXIST: the pair was there already and is not what we just made.
-  if (!st) (void)s_->jr.forget(c);
+  if (!st) (void)forget(c);
   return st;
 }
 
 status mutator::delete_link(std::string_view name) {
   OVERLAYD_TRY(netlink::delete_link(s_->nl, name));
-  return s_->jr.forget(make(change_kind::link, {{"name", std::string(name)}}));
+  return forget(make(change_kind::link, {{"name", std::string(name)}}));
 }
 
 status mutator::move_to_netns(std::string_view name, int netns_fd, std::string_view new_name) {
   OVERLAYD_TRY(netlink::move_to_netns(s_->nl, name, netns_fd, new_name));
-  return s_->jr.forget(make(change_kind::link, {{"name", std::string(name)}}));
+  return forget(make(change_kind::link, {{"name", std::string(name)}}));
 }
 
 // ---- addresses and routes --------------------------------------------------
@@ -99,7 +132,10 @@ status mutator::add_address(std::string_view dev, const net::cidr& addr) {
   auto present = netlink::list_addresses(s_->nl, dev);
   if (!present) return std::move(present).err();
   bool preexisting = std::find(present->begin(), present->end(), addr) != present->end();
-  if (preexisting && s_->jr.find(c) == nullptr) return {};  // someone else's
+  if (preexisting) {
+    std::lock_guard lk(s_->sh->mu);
+    if (s_->sh->jr.find(c) == nullptr) return {};  // someone else's
+  }
   OVERLAYD_TRY(record(c));
   return netlink::add_address(s_->nl, dev, addr);
 }
@@ -107,7 +143,7 @@ status mutator::add_address(std::string_view dev, const net::cidr& addr) {
 status mutator::remove_address(std::string_view dev, const net::cidr& addr) {
   auto st = netlink::remove_address(s_->nl, dev, addr);
   if (!st && st.err().code != errc::not_found) return st;  // not_found: link gone
-  return s_->jr.forget(make(change_kind::address, {{"dev", std::string(dev)}, {"cidr", addr.to_string()}}));
+  return forget(make(change_kind::address, {{"dev", std::string(dev)}, {"cidr", addr.to_string()}}));
 }
 
 status mutator::replace_route(const net::cidr& dst, std::string_view dev,
@@ -119,7 +155,7 @@ status mutator::replace_route(const net::cidr& dst, std::string_view dev,
 
 status mutator::delete_route(const net::cidr& dst, std::string_view dev) {
   OVERLAYD_TRY(netlink::delete_route(s_->nl, dst, dev));
-  return s_->jr.forget(make(change_kind::route, {{"dst", dst.to_string()}, {"dev", std::string(dev)}}));
+  return forget(make(change_kind::route, {{"dst", dst.to_string()}, {"dev", std::string(dev)}}));
 }
 
 // ---- sysctls ---------------------------------------------------------------
@@ -142,12 +178,14 @@ status set_sysctl_journaled(journal& jr, const std::string& key, std::string_vie
 }  // namespace
 
 status mutator::enable_ipv4_forwarding() {
-  return set_sysctl_journaled(s_->jr, std::string(ipv4_forward_key), "1");
+  auto lk = lock();
+  return set_sysctl_journaled(s_->sh->jr, std::string(ipv4_forward_key), "1");
 }
 
 status mutator::enable_ipv6_forwarding(std::string_view dev) {
   OVERLAYD_TRY(netlink::check_ifname(dev));
-  OVERLAYD_TRY(set_sysctl_journaled(s_->jr, ipv6_forwarding_key(dev), "1"));
+  auto lk = lock();
+  OVERLAYD_TRY(set_sysctl_journaled(s_->sh->jr, ipv6_forwarding_key(dev), "1"));
   // Without force_forwarding (Linux >= 6.17) the kernel forwards v6 only
   // when all.forwarding is on, which we never set (see sysctl.hpp). Older
   // kernels lack the knob: v6 transit through this host then needs the
@@ -157,61 +195,68 @@ status mutator::enable_ipv6_forwarding(std::string_view dev) {
     spdlog::warn("{} is absent (kernel < 6.17): IPv6 is forwarded only with all.forwarding=1", force);
     return {};
   }
-  return set_sysctl_journaled(s_->jr, force, "1");
+  return set_sysctl_journaled(s_->sh->jr, force, "1");
 }
 
 // ---- network managers ------------------------------------------------------
 
 status mutator::mark_unmanaged() {
-  for (const auto& d : unmanaged_dropins(s_->cfg.managers)) {
-    OVERLAYD_TRY(record(make(change_kind::file, {{"path", d.path}})));
+  auto lk = lock();
+  for (const auto& d : unmanaged_dropins(s_->sh->cfg.managers)) {
+    OVERLAYD_TRY(s_->sh->jr.record(make(change_kind::file, {{"path", d.path}})));
     OVERLAYD_TRY(write_file_atomic(d.path, d.content));
   }
   return {};
 }
 
 status mutator::unmark_unmanaged() {
-  for (const auto& c : std::vector<change>(s_->jr.entries())) {
+  auto lk = lock();
+  for (const auto& c : std::vector<change>(s_->sh->jr.entries())) {
     if (c.kind != change_kind::file) continue;
     OVERLAYD_TRY(remove_file(c.param("path")));
-    OVERLAYD_TRY(s_->jr.forget(c));
+    OVERLAYD_TRY(s_->sh->jr.forget(c));
   }
   return {};
 }
 
 // ---- firewall --------------------------------------------------------------
 
+// Caller holds the lock.
 status mutator::record_table() {
-  change c = make(change_kind::nft_table, {{"table", s_->fw.table()}});
-  if (s_->jr.find(c) != nullptr) return {};
-  auto exists = s_->fw.table_exists();
+  change c = make(change_kind::nft_table, {{"table", s_->sh->fw.table()}});
+  if (s_->sh->jr.find(c) != nullptr) return {};
+  auto exists = s_->sh->fw.table_exists();
   if (!exists) return std::move(exists).err();
   if (*exists)
-    return error(errc::already_exists, "nft table inet " + s_->fw.table() +
+    return error(errc::already_exists, "nft table inet " + s_->sh->fw.table() +
                                            " exists and is not in our journal (another daemon?)");
-  return record(c);
+  return s_->sh->jr.record(c);
 }
 
 status mutator::ensure_subnet_rules(const std::vector<net::cidr>& cluster) {
+  auto lk = lock();
   OVERLAYD_TRY(record_table());
-  OVERLAYD_TRY(record(make(change_kind::nft_subnet, {{"table", s_->fw.table()}, {"cidrs", join_cidrs(cluster)}})));
-  return s_->fw.ensure_subnet_rules(cluster);
+  OVERLAYD_TRY(s_->sh->jr.record(make(change_kind::nft_subnet, {{"table", s_->sh->fw.table()}, {"cidrs", join_cidrs(cluster)}})));
+  return s_->sh->fw.ensure_subnet_rules(cluster);
 }
 
 status mutator::remove_subnet_rules(const std::vector<net::cidr>& cluster) {
-  OVERLAYD_TRY(s_->fw.remove_subnet_rules(cluster));
-  return s_->jr.forget(make(change_kind::nft_subnet, {{"table", s_->fw.table()}, {"cidrs", join_cidrs(cluster)}}));
+  auto lk = lock();
+  OVERLAYD_TRY(s_->sh->fw.remove_subnet_rules(cluster));
+  return s_->sh->jr.forget(make(change_kind::nft_subnet, {{"table", s_->sh->fw.table()}, {"cidrs", join_cidrs(cluster)}}));
 }
 
 status mutator::ensure_masquerade(const std::vector<net::cidr>& cluster) {
+  auto lk = lock();
   OVERLAYD_TRY(record_table());
-  OVERLAYD_TRY(record(make(change_kind::nft_masquerade, {{"table", s_->fw.table()}})));
-  return s_->fw.ensure_masquerade(cluster);
+  OVERLAYD_TRY(s_->sh->jr.record(make(change_kind::nft_masquerade, {{"table", s_->sh->fw.table()}})));
+  return s_->sh->fw.ensure_masquerade(cluster);
 }
 
 status mutator::remove_masquerade() {
-  OVERLAYD_TRY(s_->fw.remove_masquerade());
-  return s_->jr.forget(make(change_kind::nft_masquerade, {{"table", s_->fw.table()}}));
+  auto lk = lock();
+  OVERLAYD_TRY(s_->sh->fw.remove_masquerade());
+  return s_->sh->jr.forget(make(change_kind::nft_masquerade, {{"table", s_->sh->fw.table()}}));
 }
 
 status mutator::ensure_member_isolation(std::string_view network, const net::ip_address& member,
@@ -221,39 +266,42 @@ status mutator::ensure_member_isolation(std::string_view network, const net::ip_
   for (unsigned char ch : network) printable = printable && ch >= 0x20 && ch < 0x7f;
   if (!printable)
     return error(errc::invalid_argument, "isolation network name must be 1..128 printable ASCII bytes");
+  auto lk = lock();
   OVERLAYD_TRY(record_table());
-  OVERLAYD_TRY(record(make(change_kind::nft_member, {{"table", s_->fw.table()},
+  OVERLAYD_TRY(s_->sh->jr.record(make(change_kind::nft_member, {{"table", s_->sh->fw.table()},
                                                      {"network", std::string(network)},
                                                      {"ip", member.to_string()}})));
-  return s_->fw.ensure_member_isolation(network, member, node_ip, cluster);
+  return s_->sh->fw.ensure_member_isolation(network, member, node_ip, cluster);
 }
 
 status mutator::remove_member_isolation(std::string_view network, const net::ip_address& member) {
-  OVERLAYD_TRY(s_->fw.remove_member_isolation(network, member));
-  return s_->jr.forget(make(change_kind::nft_member, {{"table", s_->fw.table()},
+  auto lk = lock();
+  OVERLAYD_TRY(s_->sh->fw.remove_member_isolation(network, member));
+  return s_->sh->jr.forget(make(change_kind::nft_member, {{"table", s_->sh->fw.table()},
                                                       {"network", std::string(network)},
                                                       {"ip", member.to_string()}}));
 }
 
 status mutator::remove_overlay_isolation() {
-  OVERLAYD_TRY(s_->fw.remove_overlay_isolation());
-  for (const auto& c : std::vector<change>(s_->jr.entries()))
-    if (c.kind == change_kind::nft_member && c.param("table") == s_->fw.table())
-      OVERLAYD_TRY(s_->jr.forget(c));
+  auto lk = lock();
+  OVERLAYD_TRY(s_->sh->fw.remove_overlay_isolation());
+  for (const auto& c : std::vector<change>(s_->sh->jr.entries()))
+    if (c.kind == change_kind::nft_member && c.param("table") == s_->sh->fw.table())
+      OVERLAYD_TRY(s_->sh->jr.forget(c));
   return {};
 }
 
 // ---- revert and recovery ---------------------------------------------------
 
 result<firewall::firewall*> mutator::firewall_for(const std::string& table) {
-  if (table == s_->fw.table()) return &s_->fw;
-  auto it = s_->other_fw.find(table);
-  if (it == s_->other_fw.end()) {
-    auto cfg = s_->cfg.firewall;
+  if (table == s_->sh->fw.table()) return &s_->sh->fw;
+  auto it = s_->sh->other_fw.find(table);
+  if (it == s_->sh->other_fw.end()) {
+    auto cfg = s_->sh->cfg.firewall;
     cfg.table = table;
     auto fw = firewall::firewall::open(cfg);
     if (!fw) return std::move(fw).err();
-    it = s_->other_fw.emplace(table, std::move(*fw)).first;
+    it = s_->sh->other_fw.emplace(table, std::move(*fw)).first;
   }
   return &it->second;
 }
@@ -308,15 +356,16 @@ status mutator::revert_one(const change& c) {
 }
 
 status mutator::revert_all() {
+  auto lk = lock();
   std::vector<change> failed;
-  const auto entries = s_->jr.entries();
+  const auto entries = s_->sh->jr.entries();
   for (auto it = entries.rbegin(); it != entries.rend(); ++it) {
     auto st = revert_one(*it);
     if (st) continue;
     spdlog::warn("host revert: {} failed: {}", it->describe(), st.err().message);
     failed.insert(failed.begin(), *it);
   }
-  OVERLAYD_TRY(s_->jr.replace(failed));
+  OVERLAYD_TRY(s_->sh->jr.replace(failed));
   if (!failed.empty())
     return error(errc::system, std::to_string(failed.size()) + " host change(s) could not be reverted");
   return {};
@@ -347,19 +396,23 @@ bool mutator::still_exists(const change& c) {
 }
 
 status mutator::recover(recovery_mode mode) {
-  if (s_->jr.empty()) return {};
+  {
+    auto lk = lock();
+    if (s_->sh->jr.empty()) return {};
+  }
   if (mode == recovery_mode::revert) {
-    spdlog::info("host journal: reverting {} change(s) left by a previous run", s_->jr.entries().size());
+    spdlog::info("host journal: reverting change(s) left by a previous run");
     return revert_all();
   }
+  auto lk = lock();
   std::vector<change> kept;
-  for (const auto& c : s_->jr.entries()) {
+  for (const auto& c : s_->sh->jr.entries()) {
     if (still_exists(c))
       kept.push_back(c);
     else
       spdlog::info("host journal: {} no longer exists; dropping its record", c.describe());
   }
-  return s_->jr.replace(std::move(kept));
+  return s_->sh->jr.replace(std::move(kept));
 }
 
 }  // namespace overlayd::host

@@ -5,8 +5,10 @@
 // nothing is ever swept by name.
 //
 // Works in the network namespace of the thread that opened it (the
-// netlink socket and /proc/sys are bound there). Not thread-safe: one
-// owner (the supervisor's host actor). Container-side configuration (inside
+// netlink socket and /proc/sys are bound there). One mutator is used by one
+// thread at a time; view() gives another handle on the same journal and
+// firewall with its own netlink socket, so actors (one per service) change
+// the host in parallel while every change still lands in the one journal. Container-side configuration (inside
 // a container's namespace) is not journaled: it dies with the namespace.
 //
 // What is journaled and how it is undone:
@@ -22,6 +24,7 @@
 
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -55,6 +58,10 @@ class mutator {
   mutator(mutator&&) noexcept;
   mutator& operator=(mutator&&) noexcept;
   ~mutator();
+
+  // Another handle on the same journal and firewall, with its own netlink
+  // socket (opened in the calling thread's namespace).
+  result<mutator> view();
 
   // Entries found on disk at open() (a previous run's leftovers).
   size_t leftover_changes() const noexcept { return leftover_; }
@@ -101,14 +108,18 @@ class mutator {
   status remove_member_isolation(std::string_view network, const net::ip_address& member);
   status remove_overlay_isolation();
 
-  const journal& changes() const noexcept;
+  // A copy of the journal's entries (other views may be appending).
+  std::vector<change> changes() const;
+  // This view's socket, for reads and for plumbing that journals through us.
   netlink::socket& netlink() noexcept;
-  firewall::firewall& fw() noexcept;
 
  private:
+  struct shared;
   struct state;
   explicit mutator(std::unique_ptr<state> s);
+  std::unique_lock<std::mutex> lock() const;
   status record(change c);
+  status forget(const change& c);
   status record_table();
   status revert_one(const change& c);
   bool still_exists(const change& c);

@@ -187,7 +187,9 @@ ip netns exec "$A" wg show "$da" allowed-ips | grep -F "$gk" | grep -q "$(field 
 ctl a '{"op":"detach_container","handle":{"platform":"guest_managed","id":"vm-1"}}'
 if ip netns exec "$A" wg show "$da" peers | grep -qF "$gk"; then echo "guest peer left behind"; exit 1; fi
 hs=$(field "$(ctl a '{"op":"attach_container","handle":{"platform":"host_shared","id":"h1"},"service":"db"}')" ip)
-ip -n "$A" -o addr show dev "$(field "$(st a)" interface)" | grep -q " $hs/32 "
+# (captured first: `grep -q` in a pipeline under pipefail can SIGPIPE `ip`)
+addrs=$(ip -n "$A" -o addr show dev "$(field "$(st a)" interface)")
+grep -q " $hs/32 " <<< "$addrs"
 ctl a '{"op":"detach_container","handle":{"platform":"host_shared","id":"h1"}}'
 if ip -n "$A" -o addr show | grep -q " $hs/32 "; then echo "host-shared alias left behind"; exit 1; fi
 

@@ -1,0 +1,280 @@
+#include "actors/service_overlay.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/scoped_actor.hpp>
+#include <caf/spawn_options.hpp>
+#include <caf/typed_event_based_actor.hpp>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <stdexcept>
+
+#include "actors/traced.hpp"
+#include "net/host/mutator.hpp"
+#include "net/names.hpp"
+#include "net/netlink/link.hpp"
+#include "net/overlay/global_overlay.hpp"
+#include "net/overlay/plumbing.hpp"
+
+namespace overlayd::actors {
+
+namespace {
+
+using reply = caf::result<correlation_id, ipc::response>;
+
+ipc::response engine_error(const std::string& what) {
+  return ipc::resp::err{"overlay engine error: " + what};
+}
+
+class service_overlay_impl : public traced<service_overlay_actor::base> {
+ public:
+  service_overlay_impl(caf::actor_config& cfg, observability* obs, std::shared_ptr<service_state> st,
+                       std::shared_ptr<host::mutator> host, std::shared_ptr<const pool_client> pools)
+      : traced(cfg, obs, "service_overlay"), st_(std::move(st)), host_(std::move(host)), pools_(std::move(pools)) {}
+
+  behavior_type make_behavior() override {
+    return {
+        [this](svc_setup_atom, correlation_id c, const service_context& ctx, ipc::overlay_mode mode,
+               const dedicated_transport_actor& ded) -> reply { return {c, setup(ctx, mode, ded)}; },
+        [this](svc_attach_atom, correlation_id c, const service_context& ctx,
+               const ipc::req::attach_container& m) -> reply { return {c, attach(ctx, m)}; },
+        [this](svc_detach_atom, correlation_id c, uint32_t pid) -> reply { return {c, detach(pid)}; },
+        [this](svc_down_atom, correlation_id c, const service_context& ctx, teardown_kind k,
+               const dedicated_transport_actor&) -> reply {
+          teardown(ctx, k);
+          return {c, ipc::resp::ok{}};
+        },
+        [this](crash_atom, correlation_id) -> reply {
+          // Testing hook: a real crash, through CAF's exception path.
+          throw std::runtime_error("service_overlay " + st_->service + ": crash requested");
+        },
+    };
+  }
+
+ private:
+  const std::string& svc() const { return st_->service; }
+  pool_reply ask(pool_request r) { return pools_->ask(system(), std::move(r)); }
+
+  std::string bridge_name(const service_context& ctx) const {
+    return net::make_interface_name({ctx.deployment, ctx.instance_id, svc()}, "b");
+  }
+
+  // ---- setup (seed: setup_service_overlay) -----------------------------------
+
+  ipc::response setup(const service_context& ctx, ipc::overlay_mode mode, const dedicated_transport_actor& ded) {
+    // The mode is recorded before any host work (seed): attach uses it.
+    st_->mode = mode;
+    st_->last_ctx = ctx;
+    if (ipc::uses_per_service_wg(mode)) return setup_dedicated(ctx, ded);
+    if (ipc::uses_shared_bridge(mode)) {
+      if (!ctx.shared_bridge) return engine_error("shared bridge missing for Shared-mode service " + svc());
+      ask(pool::bind{svc(), ctx.shared_bridge->name});
+      st_->shared = ctx.shared_bridge;
+      st_->up = true;
+      return ipc::resp::service_overlay{{ctx.shared_bridge->name, ipc::overlay_mode::shared}};
+    }
+    // auto and isolated: a per-service bridge (isolation is fenced at attach).
+    if (st_->bridge) return ipc::resp::service_overlay{{st_->bridge->name, ipc::overlay_mode::auto_}};
+    auto sub = ask(pool::assign_subnet{svc(), ctx.node_key});
+    if (sub.failure)
+      return engine_error("ServiceSubnetRegistry::assign(" + svc() + ", " + ctx.node_key +
+                          ") failed: " + sub.failure->message);
+    const std::string name = bridge_name(ctx);
+    auto b = make_bridge(name, *sub.subnet);
+    if (!b) {
+      ask(pool::release_subnet{svc(), ctx.node_key});
+      return engine_error(b.err().message);
+    }
+    st_->bridge = *b;
+    st_->up = true;
+    ask(pool::bind{svc(), name});
+    // The cluster device carries this service's cross-node traffic: plumb the
+    // subnet into the local key's AllowedIPs when the agent told us our key.
+    if (ctx.local_wg_pubkey && ctx.global)
+      if (auto k = crypto::public_key_from_base64(*ctx.local_wg_pubkey); k)
+        if (auto r = ctx.global->add_allowed_ip(*k, *sub.subnet); !r)
+          spdlog::debug("service {}: cluster AllowedIPs not updated: {}", svc(), r.err().message);
+    spdlog::info("service {}: bridge {} subnet {}", svc(), name, sub.subnet->to_string());
+    return ipc::resp::service_overlay{{name, ipc::overlay_mode::auto_}};
+  }
+
+  // The device from the service's dedicated_transport, then the per-service
+  // bridge over the same subnet (net/overlay/dedicated.hpp: how it is routed).
+  ipc::response setup_dedicated(const service_context& ctx, const dedicated_transport_actor& ded) {
+    if (!ded) return engine_error("no dedicated transport for service " + svc());
+    dedicated_up up;
+    up.failure = error(errc::internal, "dedicated_transport did not answer");
+    {
+      caf::scoped_actor self{system()};
+      self->request(ded, std::chrono::seconds(30), ded_up_atom::value, correlation_id{0}, ctx)
+          .receive([&](correlation_id, dedicated_up& u) { up = std::move(u); },
+                   [&](caf::error& e) { up.failure = error(errc::internal, "dedicated_transport: " + caf::to_string(e)); });
+    }
+    if (up.failure) return engine_error(up.failure->message);
+    if (!st_->bridge) {
+      const std::string name = bridge_name(ctx);
+      auto b = make_bridge(name, up.subnet);
+      if (!b) return engine_error(b.err().message);  // the supervisor shuts the device on retire
+      st_->bridge = *b;
+      ask(pool::bind{svc(), name});
+    }
+    st_->up = true;
+    ipc::service_overlay_info i;
+    i.name = st_->bridge->name;
+    i.mode = ipc::overlay_mode::dedicated;
+    i.wg_public_key = up.public_key;
+    i.wg_port = up.port;
+    i.overlay_ip = up.overlay_ip;
+    i.subnet = up.subnet.to_string();
+    return ipc::resp::service_overlay{std::move(i)};
+  }
+
+  result<bridge_info> make_bridge(const std::string& name, const net::cidr& subnet) {
+    bridge_info b{name, subnet.normalized(), subnet.normalized().network().plus(1)};
+    if (auto r = overlay::create_bridge(*host_, name, net::cidr(b.gateway, subnet.prefix_len())); !r)
+      return error(r.err().code, "create_bridge(" + name + ") failed: " + r.err().message);
+    ask(pool::open{name, b.subnet});
+    return b;
+  }
+
+  // ---- teardown (seed: teardown_service_overlay) ------------------------------
+
+  void teardown(const service_context& ctx, teardown_kind kind) {
+    st_->up = false;
+    ask(pool::unbind{svc()});
+    if (kind == teardown_kind::global || kind == teardown_kind::pruned) {
+      // The links are the journal's (global) or already gone (pruned).
+      if (st_->bridge) ask(pool::close{st_->bridge->name});
+      st_->bridge.reset();
+      st_->shared.reset();
+      if (kind == teardown_kind::global) {
+        st_->attached.clear();
+        st_->last_ctx.reset();  // drops its reference to the global device
+      }
+      return;
+    }
+    if (st_->shared) {  // the shared bridge lives until global teardown
+      st_->shared.reset();
+      return;
+    }
+    // By its deterministic name even when nothing is in memory (seed).
+    const std::string name = st_->bridge ? st_->bridge->name : bridge_name(ctx);
+    if (st_->bridge && ctx.global && ctx.local_wg_pubkey)
+      if (auto k = crypto::public_key_from_base64(*ctx.local_wg_pubkey); k)
+        (void)ctx.global->remove_allowed_ip(*k, st_->bridge->subnet);
+    if (auto d = host_->delete_link(name); !d) spdlog::warn("delete bridge {}: {}", name, d.err().message);
+    ask(pool::close{name});
+    ask(pool::release_subnet{svc(), ctx.node_key});
+    st_->bridge.reset();
+  }
+
+  // ---- linux_pid attach (seed: attach_container_linux) ------------------------
+
+  ipc::response attach(const service_context& ctx, const ipc::req::attach_container& m) {
+    const auto* h = std::get_if<ipc::linux_pid>(&m.handle);
+    if (!h) return engine_error("service_overlay serves linux_pid attachments only");
+    const uint32_t pid = h->pid;
+    st_->last_ctx = ctx;
+    const bridge_info* bridge = nullptr;
+    if (ipc::uses_shared_bridge(st_->mode)) {
+      if (!st_->shared)
+        return ipc::resp::err{"no shared bridge for Shared-mode service " + svc() + "; call setup_service_overlay() first"};
+      bridge = &*st_->shared;
+    } else {
+      if (!st_->bridge)
+        return ipc::resp::err{"no service bridge for service " + svc() + "; call setup_service_overlay() first"};
+      bridge = &*st_->bridge;
+    }
+    if (st_->attached.count(pid))
+      return ipc::resp::err{"container pid " + std::to_string(pid) + " is already attached to service " + svc() +
+                            " (" + st_->attached[pid].service_ip.to_string() + "); detach it first"};
+    if (st_->attached.size() >= max_service_attachments)
+      return ipc::resp::err{"too many attachments on service " + svc() + " (limit " +
+                            std::to_string(max_service_attachments) + ")"};
+    // The service is bound to its bridge's pool (setup did it).
+    auto ip = ask(pool::allocate{svc()});
+    if (ip.failure) return engine_error(ip.failure->message);
+    overlay::veth_attach va;
+    va.pid = pid;
+    va.ip = *ip.ip;
+    va.prefix = bridge->subnet.prefix_len();
+    va.tag = "s";
+    va.container_iface = "eth0";
+    va.bridge = bridge->name;
+    va.gateway = bridge->gateway;
+    if (auto r = overlay::attach_veth(*host_, va); !r) {
+      ask(pool::release{*ip.ip});
+      return engine_error(r.err().message);
+    }
+    attach_info info{*ip.ip, std::nullopt, m.ephemeral, m.isolation_network};
+    if (m.join_global && ctx.global) {
+      auto g = ask(pool::allocate_slice{});
+      if (g.failure) {
+        rollback(pid, info);
+        return engine_error(g.failure->message);
+      }
+      overlay::veth_attach ga;
+      ga.pid = pid;
+      ga.ip = *g.ip;
+      ga.prefix = g.ip->is_v4() ? 24 : 64;  // seed: no bridge → /24 or /64
+      ga.tag = "g";
+      ga.container_iface = "eth1";
+      ga.route_src = ctx.global->node_ip();
+      if (auto r = overlay::attach_veth(*host_, ga); !r) {
+        ask(pool::release{*g.ip});
+        rollback(pid, info);
+        return engine_error(r.err().message);
+      }
+      info.global_ip = *g.ip;
+    }
+    if (m.isolation_network) {
+      const net::ip_address fence_ip = ctx.global ? ctx.global->node_ip() : bridge->gateway;
+      const net::cidr cluster = ctx.cluster.value_or(*net::cidr::parse("10.200.0.0/16"));
+      if (auto r = host_->ensure_member_isolation(*m.isolation_network, *ip.ip, fence_ip, cluster); !r)
+        spdlog::warn("isolation {} for {}: {} (non-fatal)", *m.isolation_network, ip.ip->to_string(), r.err().message);
+    }
+    st_->attached[pid] = info;
+    return ipc::resp::attached{{*ip.ip, std::nullopt}};
+  }
+
+  void rollback(uint32_t pid, const attach_info& info) {
+    overlay::detach_veths(*host_, pid);
+    ask(pool::release{info.service_ip});
+  }
+
+  // By name even without a record (a restarted daemon), idempotent.
+  ipc::response detach(uint32_t pid) {
+    overlay::detach_veths(*host_, pid);
+    auto it = st_->attached.find(pid);
+    if (it == st_->attached.end()) return ipc::resp::ok{};
+    attach_info info = it->second;
+    st_->attached.erase(it);
+    ask(pool::release{info.service_ip});
+    if (info.global_ip) ask(pool::release{*info.global_ip});
+    if (info.isolation_network) (void)host_->remove_member_isolation(*info.isolation_network, info.service_ip);
+    // Ephemeral: the last leaver takes the service bridge down (the
+    // supervisor then retires this service, see supervisor.cpp).
+    if (info.ephemeral && st_->bridge && st_->last_ctx) {
+      auto n = netlink::bridge_member_count(host_->netlink(), st_->bridge->name);
+      if (n && *n == 0) {
+        spdlog::info("ephemeral service {}: bridge idle after the last detach; tearing it down", svc());
+        teardown(*st_->last_ctx, teardown_kind::service);
+      }
+    }
+    return ipc::resp::ok{};
+  }
+
+  std::shared_ptr<service_state> st_;
+  std::shared_ptr<host::mutator> host_;
+  std::shared_ptr<const pool_client> pools_;
+};
+
+}  // namespace
+
+service_overlay_actor spawn_service_overlay(caf::actor_system& sys, observability* obs,
+                                            std::shared_ptr<service_state> st, std::shared_ptr<host::mutator> host,
+                                            std::shared_ptr<const pool_client> pools) {
+  return sys.spawn<service_overlay_impl, caf::detached>(obs, std::move(st), std::move(host), std::move(pools));
+}
+
+}  // namespace overlayd::actors
