@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <future>
 #include <memory>
 #include <optional>
 #include <string>
@@ -58,6 +59,7 @@ using ded_up_atom = caf::atom_constant<caf::atom("ded_up")>;      // dedicated_t
 using ded_peer_atom = caf::atom_constant<caf::atom("ded_peer")>;  // dedicated_transport: a peer op
 using ded_down_atom = caf::atom_constant<caf::atom("ded_down")>;  // dedicated_transport: shut down
 using crash_atom = caf::atom_constant<caf::atom("crash")>;        // testing: crash a supervised child
+using stall_atom = caf::atom_constant<caf::atom("stall")>;        // testing: block a service's actor
 
 // ---- payloads ------------------------------------------------------------------
 
@@ -135,6 +137,13 @@ struct service_context {
   std::optional<bridge_info> shared_bridge;         // the node-wide shared bridge, when made
 };
 
+// Testing concurrency: a service's actor blocks (as on a slow netlink call)
+// after setting `entered`, until `release` is ready (at most 60 s).
+struct stall_gate {
+  std::promise<void> entered;
+  std::shared_future<void> release;
+};
+
 // A dedicated device's identity, as dedicated_transport reports it.
 struct dedicated_up {
   std::optional<error> failure;
@@ -178,6 +187,7 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(overlayd::actors::nat_setup)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(overlayd::actors::nat_peer_update)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(overlayd::actors::service_context)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(overlayd::actors::dedicated_up)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::shared_ptr<overlayd::actors::stall_gate>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(overlayd::actors::teardown_kind)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(overlayd::ipc::req::attach_container)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(overlayd::ipc::overlay_mode)
@@ -234,6 +244,7 @@ using service_overlay_actor = caf::typed_actor<
     caf::replies_to<svc_attach_atom, correlation_id, service_context,
                     ipc::req::attach_container>::with<correlation_id, ipc::response>,
     caf::replies_to<svc_detach_atom, correlation_id, uint32_t>::with<correlation_id, ipc::response>,
+    caf::replies_to<stall_atom, correlation_id, std::shared_ptr<stall_gate>>::with<correlation_id, ipc::response>,
     caf::replies_to<svc_down_atom, correlation_id, service_context, teardown_kind,
                     dedicated_transport_actor>::with<correlation_id, ipc::response>,
     caf::replies_to<crash_atom, correlation_id>::with<correlation_id, ipc::response>>;
@@ -254,6 +265,9 @@ using supervisor_actor = caf::typed_actor<
     // Testing: make the named child crash as if its handler threw
     // ("service_overlay:<svc>", "dedicated_transport:<svc>", "allocator",
     // "dns", "nat_orchestrator"); the supervisor restarts it.
-    caf::replies_to<crash_atom, correlation_id, std::string>::with<correlation_id, ipc::response>>;
+    caf::replies_to<crash_atom, correlation_id, std::string>::with<correlation_id, ipc::response>,
+    // Testing: block the named service's actor on a gate (see stall_gate).
+    caf::replies_to<stall_atom, correlation_id, std::string, std::shared_ptr<stall_gate>>::with<correlation_id,
+                                                                                               ipc::response>>;
 
 }  // namespace overlayd::actors

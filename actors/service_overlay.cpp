@@ -44,6 +44,12 @@ class service_overlay_impl : public traced<service_overlay_actor::base> {
           teardown(ctx, k);
           return {c, ipc::resp::ok{}};
         },
+        [this](stall_atom, correlation_id c, const std::shared_ptr<stall_gate>& g) -> reply {
+          g->entered.set_value();
+          if (g->release.wait_for(std::chrono::seconds(60)) != std::future_status::ready)
+            return {c, engine_error("stall gate never released")};
+          return {c, ipc::resp::ok{}};
+        },
         [this](crash_atom, correlation_id) -> reply {
           // Testing hook: a real crash, through CAF's exception path.
           throw std::runtime_error("service_overlay " + st_->service + ": crash requested");

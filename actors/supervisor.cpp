@@ -29,6 +29,7 @@
 #include "net/overlay/global_overlay.hpp"
 #include "net/overlay/plumbing.hpp"
 
+#include <caf/after.hpp>
 #include <caf/scoped_actor.hpp>
 #include <set>
 
@@ -156,6 +157,11 @@ class supervisor_impl : public traced<supervisor_actor::base> {
         },
         [this](crash_atom, correlation_id c, const std::string& child) -> reply {
           return {c, crash_child(child)};
+        },
+        [this](stall_atom, correlation_id c, const std::string& svc, std::shared_ptr<stall_gate> g) -> reply {
+          auto it = services_.find(svc);
+          if (it == services_.end()) return {c, ipc::resp::err{"no service_overlay actor for service " + svc}};
+          return via_service(c, svc, it->second, stall_atom::value, c, std::move(g));
         },
     };
   }
@@ -948,13 +954,13 @@ class supervisor_impl : public traced<supervisor_actor::base> {
     if (auto svc = svc_of("service_overlay:")) {
       auto it = services_.find(*svc);
       if (it == services_.end()) return ipc::resp::err{"no service_overlay actor for service " + *svc};
-      anon_send(it->second->actor, crash_atom::value, correlation_id{0});
+      crash_and_wait(it->second->actor);
       return ipc::resp::ok{};
     }
     if (auto svc = svc_of("dedicated_transport:")) {
       auto it = dedicated_.find(*svc);
       if (it == dedicated_.end()) return ipc::resp::err{"no dedicated_transport actor for service " + *svc};
-      anon_send(it->second.actor, crash_atom::value, correlation_id{0});
+      crash_and_wait(it->second.actor);
       return ipc::resp::ok{};
     }
     if (child == "allocator" && allocator_) anon_send_exit(allocator_, caf::exit_reason::kill);
@@ -962,6 +968,18 @@ class supervisor_impl : public traced<supervisor_actor::base> {
     else if (child == "nat_orchestrator" && nat_) anon_send_exit(nat_, caf::exit_reason::kill);
     else return ipc::resp::err{"unknown child " + child};
     return ipc::resp::ok{};
+  }
+
+  // Waits for the child to die, so its down message is in our mailbox before
+  // any later request: the next request finds the restarted child.
+  template <class Handle>
+  void crash_and_wait(const Handle& h) {
+    caf::scoped_actor self{system()};
+    self->monitor(h);
+    self->send(h, crash_atom::value, correlation_id{0});
+    self->receive([](const caf::down_msg&) {}, caf::after(std::chrono::seconds(10)) >> [] {
+      spdlog::warn("crash_child: the child did not exit within 10 s");
+    });
   }
 
   void on_child_down(const caf::down_msg& dm) {
@@ -979,8 +997,20 @@ class supervisor_impl : public traced<supervisor_actor::base> {
       if (dm.source != d.actor.address()) continue;
       // The new actor rebuilds the device from the marker and its peers.
       spdlog::warn("dedicated_transport {} exited ({}); restarting it", svc, to_string(dm.reason));
+      const auto was_up = d.st->up_with;  // the dead actor no longer writes it
       d.actor = spawn_dedicated_transport(system(), obs_, d.st, d.host, pools_);
       monitor(d.actor);
+      // Wait for the rebuild (the new actor does it before its first
+      // message), so requests after this one find the device again.
+      if (was_up) {
+        caf::scoped_actor self{system()};
+        self->request(d.actor, std::chrono::seconds(30), ded_up_atom::value, correlation_id{0}, *was_up)
+            .receive(
+                [&](correlation_id, dedicated_up& u) {
+                  if (u.failure) spdlog::error("dedicated_transport {}: not rebuilt: {}", svc, u.failure->message);
+                },
+                [&](caf::error& e) { spdlog::error("dedicated_transport {}: {}", svc, caf::to_string(e)); });
+      }
       return;
     }
     if (allocator_ && dm.source == allocator_.address()) {

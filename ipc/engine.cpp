@@ -144,6 +144,24 @@ status engine::crash_child(const std::string& name) {
   return out;
 }
 
+engine::stall_handle engine::stall_service(const std::string& service, std::shared_future<void> release) {
+  auto gate = std::make_shared<actors::stall_gate>();
+  gate->release = std::move(release);
+  stall_handle h;
+  h.entered = gate->entered.get_future();
+  h.done = std::async(std::launch::async, [this, service, gate]() -> response {
+    if (stopped_.load() || !impl_->sys || !impl_->supervisor) return resp::err{"engine stopped"};
+    caf::scoped_actor self{*impl_->sys};
+    response out = resp::err{"supervisor did not answer"};
+    self->request(impl_->supervisor, std::chrono::seconds(70), actors::stall_atom::value, actors::correlation_id{0},
+                  service, gate)
+        .receive([&](actors::correlation_id, response& r) { out = std::move(r); },
+                 [&](caf::error& e) { out = resp::err{"supervisor: " + caf::to_string(e)}; });
+    return out;
+  });
+  return h;
+}
+
 size_t engine::running_actors() const {
   return impl_->sys ? impl_->sys->registry().running() : 0;
 }

@@ -15,6 +15,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -77,6 +78,14 @@ class engine {
   // threw ("service_overlay:<service>", "dedicated_transport:<service>",
   // "allocator", "dns", "nat_orchestrator"). The supervisor restarts it.
   status crash_child(const std::string& name);
+  // Testing concurrency: blocks `service`'s actor, as a slow netlink call
+  // would, until `release` is ready. `entered` is ready once it is blocked;
+  // `done` carries the answer to the blocked request.
+  struct stall_handle {
+    std::future<void> entered;
+    std::future<response> done;
+  };
+  stall_handle stall_service(const std::string& service, std::shared_future<void> release);
 
  private:
   struct impl;

@@ -157,3 +157,14 @@ TEST_CASE("node pools own the dedicated port band: marker ports reserved, releas
   REQUIRE_FALSE(full);
   CHECK(full.err().message.find("dedicated-overlay port band exhausted") != std::string::npos);
 }
+
+TEST_CASE("range_for names the pool allocate(service) draws from: its bridge pool, else the node slice") {
+  net::node_pools p(*net::cidr::parse("10.200.0.0/28"));
+  CHECK(p.range_for("web") == *net::cidr::parse("10.200.0.0/28"));
+  p.open_pool("zl-x-b", *net::cidr::parse("10.200.0.64/26"));
+  p.bind("web", "zl-x-b");
+  CHECK(p.range_for("web") == *net::cidr::parse("10.200.0.64/26"));
+  CHECK(p.range_for("api") == *net::cidr::parse("10.200.0.0/28"));
+  p.unbind("web");
+  CHECK(p.range_for("web") == *net::cidr::parse("10.200.0.0/28"));
+}
