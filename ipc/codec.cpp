@@ -541,8 +541,22 @@ result<json> parse_json(std::string_view text, errc code) {
   // "{...}\0garbage"; a raw NUL is never valid JSON (serde_json says so too).
   if (auto nul = text.find('\0'); nul != std::string_view::npos)
     return error(code, "invalid JSON: NUL byte at offset " + std::to_string(nul));
+  // Bounds on what one frame may build: an 8 MiB frame of tiny values
+  // ("[0,0,0,...") would otherwise cost ~270 MB of json nodes.
+  size_t values = 0;
+  bool too_many = false, too_deep = false;
+  const json::parser_callback_t bound = [&](int depth, json::parse_event_t ev, json&) {
+    if (ev == json::parse_event_t::key) return true;
+    if (depth > static_cast<int>(max_json_depth)) too_deep = true;
+    if (++values > max_json_values) too_many = true;
+    if (too_deep || too_many) throw std::length_error("bound");
+    return true;
+  };
   try {
-    return json::parse(text.begin(), text.end(), nullptr, true, false);
+    return json::parse(text.begin(), text.end(), bound, true, false);
+  } catch (const std::length_error&) {
+    if (too_deep) return error(code, "invalid JSON: nested deeper than " + std::to_string(max_json_depth) + " levels");
+    return error(code, "invalid JSON: more than " + std::to_string(max_json_values) + " values in one message");
   } catch (const std::exception& e) {
     std::string what = e.what();
     // Drop nlohmann's "[json.exception.parse_error.101] " prefix.

@@ -22,6 +22,13 @@
 
 namespace overlayd::ipc {
 
+// Bounds on one decoded message, beyond the frame's 8 MiB: JSON values
+// (objects, arrays and scalars; an object or array counts twice) and nesting
+// depth. Far above any request or response the contract can carry (a status
+// of 4096 peers is ~60k values), far below what 8 MiB of "0," would build.
+inline constexpr size_t max_json_values = 262144;
+inline constexpr size_t max_json_depth = 64;
+
 // A whole frame {"frame": "request"|"response"|"event", ...}.
 // errc::protocol when the text is not a frame at all (bad JSON, not an
 // object, missing or unknown "frame", bad "id"); errc::invalid_argument when

@@ -641,3 +641,25 @@ TEST_CASE("op_name and result_name give the wire tags") {
     CHECK(text.rfind(std::string("{\"result\":\"") + result_name(r) + "\"", 0) == 0);
   }
 }
+
+TEST_CASE("a message of too many JSON values or too deep nesting is refused before it is built") {
+  std::string many = R"({"op":"prune_orphan_bridges","live_bridge_names":[)";
+  for (size_t i = 0; i < max_json_values; ++i) many += "\"\",";
+  many += "\"\"]}";
+  auto r = decode_request(many);
+  REQUIRE(!r);
+  CHECK(r.err().code == errc::protocol);
+  CHECK(r.err().message.find("more than 262144 values") != std::string::npos);
+
+  std::string deep(max_json_depth + 8, '[');
+  deep += std::string(max_json_depth + 8, ']');
+  auto d = decode_request(deep);
+  REQUIRE(!d);
+  CHECK(d.err().message.find("nested deeper than 64") != std::string::npos);
+
+  // Just inside the bounds still decodes.
+  std::string fine = R"({"op":"prune_orphan_bridges","live_bridge_names":[)";
+  for (size_t i = 0; i < 1000; ++i) fine += "\"zl-x-b\",";
+  fine += "\"zl-y-b\"]}";
+  CHECK(decode_request(fine).ok());
+}
