@@ -44,6 +44,10 @@ class traced : public Base {
   caf::invoke_message_result consume(caf::mailbox_element& x) override {
     trace_ring& ring = obs_->ring();
     if (!ring.enabled()) return finish(Base::consume(x));
+    // An actor's messages to itself (its timers: the NAT poll runs at 10 Hz)
+    // are not between actors; recording them would flush requests out of
+    // the ring. They still count in the mailbox stats.
+    if (x.sender && x.sender->id() == this->id()) return finish(Base::consume(x));
     trace_record r;
     r.seq = ring.reserve();
     r.mono_ns = trace_ring::now_ns();

@@ -1,0 +1,63 @@
+// traced<Base>: what one actor's messages leave in the trace ring.
+#include <doctest/doctest.h>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/scoped_actor.hpp>
+
+#include <chrono>
+
+#include "actors/traced.hpp"
+
+using namespace overlayd::actors;
+
+namespace {
+using ping_atom = caf::atom_constant<caf::atom("t_ping")>;
+using self_atom = caf::atom_constant<caf::atom("t_self")>;
+
+// Answers a ping after sending itself three messages (as a timer would).
+class echo : public traced<caf::event_based_actor> {
+ public:
+  echo(caf::actor_config& cfg, observability* obs) : traced(cfg, obs, "echo") {}
+  caf::behavior make_behavior() override {
+    return {
+        [this](ping_atom, uint64_t c) -> uint64_t {
+          for (int i = 0; i < 3; ++i) send(this, self_atom::value, uint32_t{1});
+          return c;
+        },
+        [this](self_atom, uint32_t) { ++self_seen; },
+    };
+  }
+  int self_seen = 0;
+};
+}  // namespace
+
+TEST_CASE("a request to a traced actor is recorded; the actor's messages to itself are not") {
+  observability obs(1024);
+  {
+    caf::actor_system_config cfg;
+    caf::actor_system sys{cfg};
+    auto a = sys.spawn<echo>(&obs);
+    caf::scoped_actor self{sys};
+    uint64_t got = 0;
+    self->request(a, std::chrono::seconds(5), ping_atom::value, uint64_t{42})
+        .receive([&](uint64_t c) { got = c; }, [&](caf::error&) {});
+    CHECK(got == 42);
+    // The self messages were sent before the reply; send one more request
+    // so they have certainly been handled before we read the ring.
+    self->request(a, std::chrono::seconds(5), ping_atom::value, uint64_t{43})
+        .receive([&](uint64_t c) { got = c; }, [&](caf::error&) {});
+    CHECK(got == 43);
+    CHECK(obs.stats_for("echo")->handled.load() >= 2 + 3);
+    self->send_exit(a, caf::exit_reason::user_shutdown);
+  }
+  auto recs = obs.ring().read(0, 1024);
+  int to_echo = 0;
+  for (auto& r : recs) {
+    if (std::string(r.receiver) != "echo") continue;
+    ++to_echo;
+    CHECK(r.sender_id != r.receiver_id);
+  }
+  CHECK(to_echo >= 2);  // both pings (and possibly the exit message)
+}
