@@ -1,14 +1,20 @@
 // supervisor: the root of the engine's actors.
 //
-// Owns: the global overlay (the cluster WireGuard transport, once it lands),
-// the node's identity (node id, local WireGuard public key), and the children
-// — allocator, dns and nat_orchestrator — which it spawns, monitors and restarts (a restarted
-// allocator is re-configured with the current node slice; the gateway is told
-// the new handles). Serves every engine operation no narrower actor owns.
+// Owns: the global overlay (the cluster WireGuard device), the node's
+// identity (node id, local WireGuard public key), guest_managed and
+// host_shared attachments (peers and aliases on the global device),
+// prune_orphan_bridges, status, and the children:
+//  - allocator, dns, nat_orchestrator (one each), restarted when they exit
+//    (the gateway is told the new handles);
+//  - one service_overlay per service and one dedicated_transport per
+//    Dedicated service, spawned on first use. Requests for a service are
+//    forwarded to its actor and answered when it replies; a crashed child is
+//    restarted over its state (service_state / dedicated_state, which the
+//    supervisor holds); a torn-down service's actors are retired.
 // On `stop` it reverts every host change in reverse order, then replies.
-// Host changes go through one host::mutator (journaled under the data dir); a
-// journal left by a crashed run is reverted when the supervisor starts.
-// Timers: none yet.
+// Host changes go through host::mutator views sharing one journal under the
+// data dir; a journal left by a crashed run is reverted when it starts.
+// Timers: none.
 #pragma once
 
 #include <caf/fwd.hpp>
