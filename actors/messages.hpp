@@ -60,6 +60,7 @@ using ded_peer_atom = caf::atom_constant<caf::atom("ded_peer")>;  // dedicated_t
 using ded_down_atom = caf::atom_constant<caf::atom("ded_down")>;  // dedicated_transport: shut down
 using crash_atom = caf::atom_constant<caf::atom("crash")>;        // testing: crash a supervised child
 using stall_atom = caf::atom_constant<caf::atom("stall")>;        // testing: block a service's actor
+using sweep_atom = caf::atom_constant<caf::atom("sweep")>;        // supervisor: its orphan-veth timer
 
 // ---- payloads ------------------------------------------------------------------
 
@@ -262,6 +263,7 @@ using supervisor_actor = caf::typed_actor<
     caf::replies_to<serve_atom, correlation_id, ipc::request>::with<correlation_id, ipc::response>,
     caf::replies_to<stop_atom, correlation_id>::with<correlation_id, ipc::response>,
     caf::replies_to<init_atom, gateway_actor>::with<bool>,
+    caf::reacts_to<sweep_atom>,
     // Testing: make the named child crash as if its handler threw
     // ("service_overlay:<svc>", "dedicated_transport:<svc>", "allocator",
     // "dns", "nat_orchestrator"); the supervisor restarts it.

@@ -147,7 +147,12 @@ class supervisor_impl : public traced<supervisor_actor::base> {
           monitor(dns_);
           monitor(nat_);
           send(gateway_, routes_atom::value, allocator_, dns_, nat_);
+          delayed_send(this, cfg_.veth_sweep_period, sweep_atom::value);
           return true;
+        },
+        [this](sweep_atom) {
+          sweep_veths();
+          if (!stopping_) delayed_send(this, cfg_.veth_sweep_period, sweep_atom::value);
         },
         [this](serve_atom, correlation_id c, const ipc::request& r) -> reply { return serve(c, r); },
         [this](stop_atom, correlation_id c) -> reply {
@@ -671,9 +676,10 @@ class supervisor_impl : public traced<supervisor_actor::base> {
   }
 
   // veth-<pid>-* links of dead containers (a crashed runtime, a previous
-  // daemon): swept at start-up and before a linux_pid attach, at most every
-  // veth_sweep_interval (listing every link on each attach is what the seed
-  // does; a busy node attaches far more often than containers die unseen).
+  // daemon): swept at start-up, every cfg_.veth_sweep_period, and before a
+  // linux_pid attach when the last sweep is older than veth_sweep_interval
+  // (listing every link on each attach is what the seed does; a busy node
+  // attaches far more often than containers die unseen).
   static constexpr auto veth_sweep_interval = std::chrono::seconds(10);
   void sweep_veths() {
     if (!host_) return;

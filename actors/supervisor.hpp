@@ -14,10 +14,13 @@
 // On `stop` it reverts every host change in reverse order, then replies.
 // Host changes go through host::mutator views sharing one journal under the
 // data dir; a journal left by a crashed run is reverted when it starts.
-// Timers: none.
+// Timers: an orphan-veth sweep every 60 s (and at start-up).
 #pragma once
 
 #include <caf/fwd.hpp>
+
+#include <chrono>
+#include <string>
 
 #include "actors/dns.hpp"
 #include "actors/messages.hpp"
@@ -30,6 +33,7 @@ struct supervisor_config {
   std::string uapi_dir;
   std::string firewall_table = "overlayd";  // one per daemon on a host
   dns_config dns;
+  std::chrono::seconds veth_sweep_period{60};  // orphan-veth sweep timer
 };
 
 // Spawned detached: its handlers make blocking netlink/nftables calls, which

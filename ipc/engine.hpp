@@ -46,6 +46,7 @@ struct engine_config {
   size_t trace_capacity = 65536;
   bool trace_enabled = true;
   size_t worker_threads = 0;  // CAF scheduler threads; 0 = CAF's default
+  unsigned veth_sweep_secs = 60;  // orphan veths of dead containers are removed this often
 };
 
 class engine {

@@ -202,3 +202,31 @@ TEST_CASE("a blocked service stalls neither status nor other services, and its o
     e->stop();
   });
 }
+
+TEST_CASE("the periodic sweep removes the veths of a container that died unseen, and only those" *
+          doctest::skip(::geteuid() != 0)) {
+  in_private_netns([] {
+    engine_config cfg;
+    cfg.data_dir = temp_dir("sweep");
+    cfg.uapi_dir = cfg.data_dir + "/uapi";
+    cfg.veth_sweep_secs = 1;
+    std::filesystem::create_directories(cfg.uapi_dir);
+    auto eng = engine::start(cfg);
+    REQUIRE(eng.ok());
+    // A pid that is certainly dead: a child we reaped.
+    const std::string dead = sh("sh -c 'echo $$'").substr(0, sh("sh -c 'echo $$'").find('\n'));
+    const std::string live = std::to_string(::getpid());
+    sh("ip link add veth-" + dead + "-s type veth peer name vc-" + dead + "-s");
+    sh("ip link add veth-" + live + "-s type veth peer name vc-" + live + "-s");
+    sh("ip link add veth-x-keep type veth peer name vc-x-keep");
+    bool gone = false;
+    for (int i = 0; i < 100 && !gone; ++i) {  // bounded: 10 s for a 1 s timer
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      gone = sh("ip link show veth-" + dead + "-s 2>&1").find("does not exist") != std::string::npos;
+    }
+    CHECK(gone);
+    CHECK(sh("ip link show veth-" + live + "-s 2>&1").find("does not exist") == std::string::npos);
+    CHECK(sh("ip link show veth-x-keep 2>&1").find("does not exist") == std::string::npos);
+    (**eng).stop();
+  });
+}
