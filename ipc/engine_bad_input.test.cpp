@@ -97,6 +97,8 @@ std::vector<row> table_without_overlay() {
        {"invalid slice CIDR 10.200.0.7/32", "too small"}},
       {global(R"("cluster_cidr":"10.200.0.0/16","slice_cidr":"10.200.0.0/x","wg_port":51820)"),
        {"invalid slice CIDR 10.200.0.0/x"}},
+      {global(R"("cluster_cidr":"192.168.0.0/16","wg_port":51820)"),
+       {"slice_cidr is required", "192.168.0.0/16"}},
       {global(R"("cluster_cidr":"10.200.0.0/16","wg_port":0)"), {"wg_port", "must not be 0"}},
       {global(R"("cluster_cidr":"10.200.0.0/16","wg_port":70000)"), {"wg_port", "70000"}},
       {global(R"("cluster_cidr":"10.200.0.0/16","wg_port":-1)"), {"wg_port", "-1"}},

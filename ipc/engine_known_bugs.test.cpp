@@ -58,3 +58,27 @@ TEST_CASE("a pid in the daemon's own network namespace is refused and the host d
     ::waitpid(child, nullptr, 0);
   });
 }
+
+// service_count counts every service whose mode was recorded
+// (service_modes_.size()), so a setup that failed after recording the mode
+// (here: a shared setup on an exhausted subnet registry) is counted. The seed
+// counts service_interfaces (set only on success) plus dedicated transports
+// not among them.
+//
+// Fix (actors/supervisor.cpp): keep a std::set<std::string> of services whose
+// setup succeeded (insert at each successful return of setup_service /
+// setup_dedicated, erase in teardown_service and teardown_global) and report
+// its size as service_count; service_modes_ stays as the attach path's record.
+TEST_CASE("a service whose setup failed is not counted in status" * doctest::skip(::geteuid() != 0)) {
+  in_private_netns([] {
+    scoped_engine e("bug-count");
+    // A /25 cluster holds two /26 slices: the node IP's (never assigned) and pad's.
+    auto g = e.call(req::setup_global_overlay{"dep", "i0", "10.200.0.0/25", "10.200.0.0/28", 51420});
+    REQUIRE(std::holds_alternative<resp::bridge_name>(g));
+    REQUIRE(std::holds_alternative<resp::service_overlay>(
+        e.call(req::setup_service_overlay{"pad", overlay_mode::auto_})));
+    CHECK(e.status().service_count == 1);
+    REQUIRE(std::holds_alternative<resp::err>(e.call(req::setup_service_overlay{"web", overlay_mode::shared})));
+    CHECK(e.status().service_count == 1);
+  });
+}

@@ -90,7 +90,16 @@ status check_cluster(const req::setup_global_overlay& r) {
   if (!cluster)
     return invalid("invalid cluster CIDR " + shown(r.cluster_cidr) + ": " +
                    cause(cluster.err(), r.cluster_cidr));
-  if (!r.slice_cidr) return {};
+  if (!r.slice_cidr) {
+    // Without a slice the node takes the default slice's first host (seed):
+    // a cluster that does not hold it would put the node outside its own
+    // overlay (or in the other address family).
+    const net::cidr def = *net::cidr::parse(std::string(default_node_slice));
+    if (!cluster->contains(def.network().plus(1)))
+      return invalid("slice_cidr is required: cluster CIDR " + shown(r.cluster_cidr) +
+                     " does not contain the default node slice " + std::string(default_node_slice));
+    return {};
+  }
   const std::string& text = *r.slice_cidr;
   auto slice = net::cidr::parse(text);
   if (!slice) return invalid("invalid slice CIDR " + shown(text) + ": " + cause(slice.err(), text));

@@ -62,6 +62,7 @@ TEST_CASE("valid requests of every op pass validation") {
       req::setup_global_overlay{"prod", "42", "10.200.0.0/16", "10.200.0.0/16", 1},
       req::setup_global_overlay{"prod", "", "fd00:200::/48", "fd00:200::/120", 1},
       req::setup_global_overlay{"prod", "42", "10.200.0.5/16", std::nullopt, 51820},  // host bits
+      req::setup_global_overlay{"prod", "42", "10.0.0.0/8", std::nullopt, 51820},     // holds 10.200.0.1
       req::teardown_global_overlay{},
       req::setup_service_overlay{"web", overlay_mode::dedicated},
       req::setup_service_overlay{std::string(253, 's'), overlay_mode::auto_},
@@ -175,6 +176,11 @@ TEST_CASE("invalid requests are refused with a message naming the field and the 
       {R"({"op":"write_scoped_resolver","zone":"z","node_ip":"10.0.0.1","port":0})",
        "invalid field 'port': must not be 0"},
       {R"({"op":"remove_scoped_resolver","zone":""})", "invalid field 'zone': must not be empty"},
+      // No slice: the default slice's node IP must be inside the cluster.
+      {R"({"op":"setup_global_overlay","deployment":"d","instance_id":"i","cluster_cidr":"192.168.0.0/16","wg_port":1})",
+       "slice_cidr is required: cluster CIDR 192.168.0.0/16 does not contain the default node slice 10.200.0.0/16"},
+      {R"({"op":"setup_global_overlay","deployment":"d","instance_id":"i","cluster_cidr":"fd00::/48","wg_port":1})",
+       "slice_cidr is required: cluster CIDR fd00::/48 does not contain the default node slice 10.200.0.0/16"},
       // Slices with no room for the node IP and a container.
       {R"({"op":"setup_global_overlay","deployment":"d","instance_id":"i","cluster_cidr":"10.200.0.0/16","slice_cidr":"10.200.0.5/32","wg_port":1})",
        "invalid slice CIDR 10.200.0.5/32: too small for the node IP and a container (at most /30)"},
