@@ -10,7 +10,7 @@
 #   web  (auto)     w1       web  (auto)    w2     web  (auto)    w3
 #   api  (shared)   s1       api  (shared)  s2     api  (shared)
 #   db   (dedicated) d1      db   (dedicated)      db   (dedicated) d3
-#   iso  (isolated) i1,i2 n1; i3 n2
+#   iso  (isolated) i0; i1,i2 n1; i3 n2
 #   guest vm-1 (web)         host-shared h1
 #
 # "Containers" (w1 ...) are sleep processes in namespaces of their own,
@@ -181,13 +181,14 @@ ddev() { st "$1" | python3 -c 'import json,sys; [d] = [d for d in json.load(sys.
 ip netns exec "${NS[1]}" wg show "$(gdev 1)" allowed-ips | grep -F "${key[2]}" | grep "${webnet[2]}" > /dev/null
 
 # ---- containers ------------------------------------------------------------------
-for n in w1 w2 w3 s1 s2 d1 d3 i1 i2 i3; do container ovl${tag}$n; eval "p_$n=$cpid"; done
+for n in w1 w2 w3 s1 s2 d1 d3 i0 i1 i2 i3; do container ovl${tag}$n; eval "p_$n=$cpid"; done
 cn() { echo "ovl${tag}$1"; }
 ip_w1=$(attach 1 "$p_w1" web ',"join_global":true')
 ip_w2=$(attach 2 "$p_w2" web)
 ip_w3=$(attach 3 "$p_w3" web ',"join_global":true')
 ip_s1=$(attach 1 "$p_s1" api); ip_s2=$(attach 2 "$p_s2" api)
 ip_d1=$(attach 1 "$p_d1" db); ip_d3=$(attach 3 "$p_d3" db)
+ip_i0=$(attach 1 "$p_i0" iso)
 ip_i1=$(attach 1 "$p_i1" iso ',"isolation_network":"n1"')
 ip_i2=$(attach 1 "$p_i2" iso ',"isolation_network":"n1"')
 ip_i3=$(attach 1 "$p_i3" iso ',"isolation_network":"n2"')
@@ -241,8 +242,10 @@ blocked "$(cn i3)" "$ip_i1"
 blocked "$(cn i1)" "$ip_i3"
 blocked "$(cn w1)" "$ip_i1"
 blocked "$(cn w2)" "$ip_i1"
-# The same remote container reaches a non-isolated one there (the path exists).
-pass "$(cn w2)" "$ip_w1"
+# The same containers reach i0, on the same bridge but in no isolation
+# network: the paths exist, the fence is what stops them.
+pass "$(cn w1)" "$ip_i0"
+pass "$(cn w2)" "$ip_i0"
 
 # A guest config on A (web): one peer, this node; its key is on A's device.
 gc=$(ctl 1 '{"op":"attach_container","handle":{"platform":"guest_managed","id":"vm-1"},"service":"web","dns_domain":"corp"}')
