@@ -40,6 +40,7 @@ std::string attach(const std::string& handle, const std::string& extra = "") {
   return R"({"op":"attach_container","handle":)" + handle + R"(,"service":"web")" + extra + "}";
 }
 const std::string long_name(300, 'n');
+std::string unquoted(const std::string& q) { return q.substr(1, q.size() - 2); }
 
 // Decode + serve, as ipc/unix_server.cpp does for one frame's body.
 response serve(engine& e, const std::string& json) {
@@ -278,9 +279,12 @@ std::vector<row> table_with_overlay(const std::string& guest_key) {
       {R"({"op":"add_allowed_ip","pubkey":)" + gk + R"(,"cidr":"10.1.0.0/24","scope":{"scope":"service","service":"nosuch"}})",
        {"no dedicated overlay for service nosuch"}},
       // A key the device does not know.
-      {R"({"op":"add_allowed_ip","pubkey":)" + K + R"(,"cidr":"10.1.0.0/24"})", {"add_allowed_ip failed"}},
+      {R"({"op":"add_allowed_ip","pubkey":)" + K + R"(,"cidr":"10.1.0.0/24"})",
+       {"add_allowed_ip failed", "no such peer " + unquoted(K)}},
+      {R"({"op":"remove_allowed_ip","pubkey":)" + K + R"(,"cidr":"10.1.0.0/24"})",
+       {"remove_allowed_ip failed", "no such peer " + unquoted(K)}},
       {R"({"op":"add_allowed_ip","pubkey":)" + K + R"(,"cidr":"10.1.0.0/24","scope":{"scope":"service","service":"db"}})",
-       {"add_allowed_ip failed"}},
+       {"add_allowed_ip failed", "no such peer " + unquoted(K)}},
       {R"({"op":"setup_service_overlay","service":"__zlayer_shared_bridge__","mode":"shared"})",
        {"service", "reserved"}},
       {global(R"("cluster_cidr":"10.200.0.0/16","slice_cidr":"10.200.0.0/31","wg_port":51420)"),
