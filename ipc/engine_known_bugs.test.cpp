@@ -82,3 +82,42 @@ TEST_CASE("a service whose setup failed is not counted in status" * doctest::ski
     CHECK(e.status().service_count == 1);
   });
 }
+
+// teardown_service_overlay returns early for a service whose recorded mode is
+// shared ("the shared bridge lives until global teardown"), so a service set
+// up in auto or dedicated mode and then again in shared mode leaks its
+// per-service bridge, its registry subnet, its dedicated device (still in
+// status) and its marker entry. The seed's teardown does not branch on the
+// mode: it always deletes the per-service bridge by name, releases the
+// (service, node) registry slot and shuts the dedicated transport.
+//
+// Fix (actors/supervisor.cpp, teardown_service): drop the early
+// `if (ipc::uses_shared_bridge(mode)) return;` — the steps after it never
+// touch the shared bridge (they delete the per-service `-b` name, release the
+// service's own registry key and its dedicated device), so they are right for
+// every mode, as in the seed.
+TEST_CASE("tearing down a service whose mode changed to shared removes what its earlier modes made" *
+          doctest::skip(::geteuid() != 0)) {
+  in_private_netns([] {
+    scoped_engine e("bug-modechange");
+    auto g = e.call(req::setup_global_overlay{"dep", "i0", "10.200.0.0/16", "10.200.0.0/26", 51420});
+    REQUIRE(std::holds_alternative<resp::bridge_name>(g));
+    auto a = e.call(req::setup_service_overlay{"web", overlay_mode::auto_});
+    REQUIRE(std::holds_alternative<resp::service_overlay>(a));
+    const std::string bridge = std::get<resp::service_overlay>(a).info.name;
+    REQUIRE(std::holds_alternative<resp::service_overlay>(
+        e.call(req::setup_service_overlay{"web", overlay_mode::dedicated})));
+    REQUIRE(e.status().dedicated_services.size() == 1);
+    const std::string dev = e.status().dedicated_services[0].interface;
+    REQUIRE(std::holds_alternative<resp::service_overlay>(
+        e.call(req::setup_service_overlay{"web", overlay_mode::shared})));
+    REQUIRE(std::holds_alternative<resp::ok>(e.call(req::teardown_service_overlay{"web"})));
+    CHECK(sh("ip -o link show dev " + bridge + " 2>/dev/null").empty());
+    CHECK(sh("ip -o link show dev " + dev + " 2>/dev/null").empty());
+    CHECK(e.status().dedicated_services.empty());
+    // The registry slot is free again: the next service gets web's subnet.
+    auto n = e.call(req::setup_service_overlay{"next", overlay_mode::auto_});
+    REQUIRE(std::holds_alternative<resp::service_overlay>(n));
+    CHECK(contains(sh("ip -o addr show dev " + std::get<resp::service_overlay>(n).info.name), "10.200.0.65/26"));
+  });
+}
