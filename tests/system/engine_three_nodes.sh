@@ -12,6 +12,7 @@
 #   db   (dedicated) d1      db   (dedicated)      db   (dedicated) d3
 #   iso  (isolated) i0; i1,i2 n1; i3 n2
 #   guest vm-1 (web)         host-shared h1
+#   ns G: wireguard-go with vm-1's config, ug 10.97.0.10/24 on br0
 #
 # "Containers" (w1 ...) are sleep processes in namespaces of their own,
 # attached by pid. The agent's part: setup_global_overlay on each node, a full
@@ -26,7 +27,8 @@
 # and on the global overlay (node IPs, join_global addresses); db traffic goes
 # over the dedicated devices (wg show transfer counters grow on them);
 # isolation holds (non-members, local or remote, cannot reach an n1 member);
-# a guest config is produced and its key is on A's device; a host-shared
+# a guest config is produced, its key is on A's device and a guest running
+# it (wireguard-go) reaches A and, through A, B; a host-shared
 # address on B answers from C. Then shutdown on every node, and each node's
 # namespace is exactly as before (links, addresses, routes, nft ruleset,
 # forwarding/rp_filter sysctls).
@@ -44,11 +46,21 @@ declare -A NS=([1]=ovl${tag}a [2]=ovl${tag}b [3]=ovl${tag}c)
 tmp=$(mktemp -d /tmp/overlayd-$tag.XXXX)
 pids=() cns=()
 declare -A dpid
+G=ovl${tag}g GW=g$tag gwpid=  # the guest: wireguard-go with the guest config
 
+devs=()  # our WireGuard devices, as soon as they are known
 cleanup() {
+  if [ -n "$gwpid" ]; then kill "$gwpid" 2>/dev/null || true; wait "$gwpid" 2>/dev/null || true; fi
+  rm -f "/var/run/wireguard/$GW.sock"
+  # Daemons still running (a failure): SIGTERM reverts like a shutdown; bounded.
+  for p in "${dpid[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${dpid[@]}"; do
+    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+  done
   for p in "${pids[@]}" "${dpid[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  for d in "${devs[@]}"; do rm -f "/var/run/wireguard/$d.sock"; done
   for c in "${cns[@]}"; do ip netns del "$c" 2>/dev/null || true; done
-  for n in "${NS[@]}" "$U"; do ip netns del "$n" 2>/dev/null || true; done
+  for n in "${NS[@]}" "$G" "$U"; do ip netns del "$n" 2>/dev/null || true; done
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -122,7 +134,7 @@ for i in 1 2 3; do start $i; done
 declare -A key
 for i in 1 2 3; do
   ctl $i "{\"op\":\"set_local_node_id\",\"node_id\":$i}"
-  ctl $i "{\"op\":\"setup_global_overlay\",\"deployment\":\"$tag\",\"instance_id\":\"$i\",\"cluster_cidr\":\"10.200.0.0/16\",\"slice_cidr\":\"10.200.10$i.0/26\",\"wg_port\":51820}"
+  devs+=("$(field "$(ctl $i "{\"op\":\"setup_global_overlay\",\"deployment\":\"$tag\",\"instance_id\":\"$i\",\"cluster_cidr\":\"10.200.0.0/16\",\"slice_cidr\":\"10.200.10$i.0/26\",\"wg_port\":51820}")" name)")
   key[$i]=$(field "$(st $i)" public_key)
 done
 # Full mesh of global peers over the underlay.
@@ -146,6 +158,7 @@ for i in 1 2 3; do
   db=$(ctl $i '{"op":"setup_service_overlay","service":"db","mode":"dedicated"}')
   iso[$i]=$(field "$(ctl $i '{"op":"setup_service_overlay","service":"iso","mode":"isolated"}')" name)
   dbkey[$i]=$(field "$db" wg_public_key); dbport[$i]=$(field "$db" wg_port)
+  devs+=("$(st $i | python3 -c 'import json,sys; print(json.load(sys.stdin)["dedicated_services"][0]["interface"])')")
   echo "$db" > "$tmp/db.$i"
 done
 declare -A webnet apinet isonet dbnet
@@ -263,6 +276,35 @@ assert p == {"public_key": sys.argv[2], "endpoint": "10.200.101.1:51820", "allow
 PY
 gk=$(field "$gc" public_key); gip=$(field "$gc" overlay_ip)
 ip netns exec "${NS[1]}" wg show "$(gdev 1)" allowed-ips | grep -F "$gk" | grep "$gip/32" > /dev/null
+# The config works: a guest on the underlay runs it in wireguard-go, with the
+# endpoint rewritten to A's underlay address (the runtime's job), and reaches
+# A's node IP, and B's through A (routed back to it over A's /32 route).
+ip netns add "$G"
+ip link add ug netns "$G" type veth peer name pg netns "$U"
+ip -n "$U" link set pg master br0
+ip -n "$U" link set pg up
+ip -n "$G" link set lo up
+ip -n "$G" addr add 10.97.0.10/24 dev ug
+ip -n "$G" link set ug up
+LOG_LEVEL=error ip netns exec "$G" wireguard-go -f "$GW" > "$tmp/guest.log" 2>&1 &
+gwpid=$!
+for _ in $(seq 50); do [ -S "/var/run/wireguard/$GW.sock" ] && break; sleep 0.1; done
+python3 -c 'import json,sys; print(json.loads(sys.argv[1])["private_key"])' "$gc" > "$tmp/guest.key"
+python3 - "$gc" > "$tmp/guest.peer" <<'PY'
+import json, sys
+c = json.loads(sys.argv[1])
+[p] = c["peers"]
+print(p["public_key"], p["allowed_ips"], p["persistent_keepalive_secs"], p["endpoint"].rsplit(":", 1)[1])
+PY
+read -r gpk gallowed gka gport < "$tmp/guest.peer"
+ip netns exec "$G" wg set "$GW" private-key "$tmp/guest.key" \
+  peer "$gpk" endpoint "10.97.0.1:$gport" allowed-ips "$gallowed" persistent-keepalive "$gka"
+ip -n "$G" addr add "$gip/$(field "$gc" prefix_len)" dev "$GW"
+ip -n "$G" link set "$GW" mtu 1420 up
+ip -n "$G" route add "$gallowed" dev "$GW"
+pass "$G" 10.200.101.1
+pass "$G" 10.200.102.1
+ip netns exec "${NS[1]}" wg show "$(gdev 1)" endpoints | grep -F "$gk" | grep '10.97.0.10:' > /dev/null
 
 # A host-shared attach on B: a /32 of B's slice on B's device, reachable from C.
 hs=$(field "$(ctl 2 '{"op":"attach_container","handle":{"platform":"host_shared","id":"h1"},"service":"web"}')" ip)
@@ -286,8 +328,7 @@ assert s["service_count"] == 4, s
 done
 
 # ---- shutdown: every node exactly as before ------------------------------------
-devs=()
-for i in 1 2 3; do devs+=("$(gdev $i)" "$(ddev $i)"); done
+[ ${#devs[@]} = 6 ]
 for i in 1 2 3; do
   ctl $i '{"op":"shutdown"}'
 done
