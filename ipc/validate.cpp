@@ -11,11 +11,23 @@ namespace {
 
 constexpr size_t wg_key_bytes = 32;
 
-// A value as quoted in a message; values can be megabytes long.
+// A value as quoted in a message: values can be megabytes long, and control
+// characters are written \xNN so that a message shows what was sent.
 std::string shown(std::string_view v) {
   constexpr size_t max_shown = 64;
-  if (v.size() > max_shown) return std::string(v.substr(0, max_shown)) + "...";
-  return std::string(v);
+  std::string out;
+  for (unsigned char c : v.substr(0, max_shown)) {
+    if (c < 0x20 || c == 0x7f) {
+      static constexpr char hex[] = "0123456789abcdef";
+      out += "\\x";
+      out += hex[c >> 4];
+      out += hex[c & 0xf];
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  if (v.size() > max_shown) out += "...";
+  return out;
 }
 
 error invalid(std::string msg) { return error(errc::invalid_argument, std::move(msg)); }
