@@ -121,3 +121,26 @@ TEST_CASE("tearing down a service whose mode changed to shared removes what its 
     CHECK(contains(sh("ip -o addr show dev " + std::get<resp::service_overlay>(n).info.name), "10.200.0.65/26"));
   });
 }
+
+// A peer with the device's own public key is installed as a peer of itself
+// (it shows in status, its allowed IPs route into the device). The kernel's
+// WireGuard (set_peer: "We silently ignore peers that have the same public
+// key as the device") and wireguard-go ignore it, so the agent can send one
+// peer list to every node, its own entry included.
+//
+// Fix (net/wg/device.cpp, where a device_update's peers are applied): skip a
+// peer whose key equals the device's public key (also on a later private key
+// change: drop the peer that now matches), as the kernel does.
+TEST_CASE("a peer with the node's own key is ignored, as WireGuard does" * doctest::skip(::geteuid() != 0)) {
+  in_private_netns([] {
+    scoped_engine e("bug-self");
+    auto g = e.call(req::setup_global_overlay{"dep", "i0", "10.200.0.0/16", "10.200.0.0/26", 51420});
+    REQUIRE(std::holds_alternative<resp::bridge_name>(g));
+    const std::string self = *e.status().public_key;
+    CHECK(std::holds_alternative<resp::ok>(e.call(req::add_peer{{self, "10.99.0.1:51420", "10.200.5.0/24", 0, {}}})));
+    auto s = e.status();
+    CHECK(s.peer_count == 0);
+    CHECK(s.peers.empty());
+    CHECK(sh("ip route show 10.200.5.0/24").empty());
+  });
+}
