@@ -251,6 +251,7 @@ fi
 # same bridge, on another bridge of the node or on another node, cannot.
 pass "$(cn i1)" "$ip_i2"
 pass "$(cn i1)" 10.200.101.1
+pass "$(cn i3)" 10.200.101.1
 blocked "$(cn i3)" "$ip_i1"
 blocked "$(cn i1)" "$ip_i3"
 blocked "$(cn w1)" "$ip_i1"
