@@ -62,8 +62,12 @@ TEST_CASE("valid requests of every op pass validation") {
       req::setup_global_overlay{"prod", "42", "10.200.0.0/16", "10.200.0.0/16", 1},
       req::setup_global_overlay{"prod", "", "fd00:200::/48", "fd00:200::/120", 1},
       req::setup_global_overlay{"prod", "42", "10.200.0.5/16", std::nullopt, 51820},  // host bits
+      req::setup_global_overlay{"prod", "42", "10.0.0.0/8", std::nullopt, 51820},     // holds 10.200.0.1
       req::teardown_global_overlay{},
       req::setup_service_overlay{"web", overlay_mode::dedicated},
+      req::setup_service_overlay{std::string(253, 's'), overlay_mode::auto_},
+      req::setup_global_overlay{"prod", "42", "10.200.0.0/16", "10.200.0.4/30", 1},
+      req::setup_global_overlay{"prod", "42", "fd00::/48", "fd00::/126", 1},
       req::teardown_service_overlay{"web"},
       req::allocate_ip{"web", true},
       req::release_ip{net::ip_address::parse("10.200.0.9").value()},
@@ -71,6 +75,9 @@ TEST_CASE("valid requests of every op pass validation") {
       req::attach_container{windows_container{"c1"}, "web"},
       req::attach_container{host_shared{"h"}, "web"},
       req::attach_container{guest_managed{"g"}, "web"},
+      req::attach_container{guest_managed{"g"}, "web", true, std::nullopt, std::string("corp."), false,
+                            std::string("n1")},
+      req::attach_container{guest_managed{"g"}, "web", true, std::nullopt, std::string(63, 'x') + ".y_z-1"},
       req::detach_container{linux_pid{1}},
       req::add_peer{good_peer()},
       req::add_peer{{key, "[fd00::1]:51820", "", 0,
@@ -102,7 +109,7 @@ TEST_CASE("invalid requests are refused with a message naming the field and the 
   const std::string K = "\"" + key + "\"";
   struct row {
     std::string json;
-    const char* message;
+    std::string message;
   };
   const std::vector<row> table = {
       {R"({"op":"set_local_wg_pubkey","pubkey":"nope"})",
@@ -169,6 +176,42 @@ TEST_CASE("invalid requests are refused with a message naming the field and the 
       {R"({"op":"write_scoped_resolver","zone":"z","node_ip":"10.0.0.1","port":0})",
        "invalid field 'port': must not be 0"},
       {R"({"op":"remove_scoped_resolver","zone":""})", "invalid field 'zone': must not be empty"},
+      // No slice: the default slice's node IP must be inside the cluster.
+      {R"({"op":"setup_global_overlay","deployment":"d","instance_id":"i","cluster_cidr":"192.168.0.0/16","wg_port":1})",
+       "slice_cidr is required: cluster CIDR 192.168.0.0/16 does not contain the default node slice 10.200.0.0/16"},
+      {R"({"op":"setup_global_overlay","deployment":"d","instance_id":"i","cluster_cidr":"fd00::/48","wg_port":1})",
+       "slice_cidr is required: cluster CIDR fd00::/48 does not contain the default node slice 10.200.0.0/16"},
+      // Slices with no room for the node IP and a container.
+      {R"({"op":"setup_global_overlay","deployment":"d","instance_id":"i","cluster_cidr":"10.200.0.0/16","slice_cidr":"10.200.0.5/32","wg_port":1})",
+       "invalid slice CIDR 10.200.0.5/32: too small for the node IP and a container (at most /30)"},
+      {R"({"op":"setup_global_overlay","deployment":"d","instance_id":"i","cluster_cidr":"10.200.0.0/16","slice_cidr":"10.200.0.4/31","wg_port":1})",
+       "invalid slice CIDR 10.200.0.4/31: too small for the node IP and a container (at most /30)"},
+      {R"({"op":"setup_global_overlay","deployment":"d","instance_id":"i","cluster_cidr":"fd00::/48","slice_cidr":"fd00::/127","wg_port":1})",
+       "invalid slice CIDR fd00::/127: too small for the node IP and a container (at most /126)"},
+      // Names: bounded, no control characters, the shared bridge's key reserved.
+      {R"({"op":"setup_service_overlay","service":")" + std::string(254, 'a') + R"("})",
+       "invalid field 'service': '" + std::string(64, 'a') + "...' is longer than 253 bytes"},
+      {R"({"op":"allocate_ip","service":"we\nb"})", "invalid field 'service': 'we\\x0ab' contains a control character"},
+      {R"({"op":"setup_service_overlay","service":"__zlayer_shared_bridge__","mode":"shared"})",
+       "invalid field 'service': '__zlayer_shared_bridge__' is reserved for the node-wide shared bridge"},
+      {R"({"op":"teardown_service_overlay","service":"__zlayer_shared_bridge__"})",
+       "invalid field 'service': '__zlayer_shared_bridge__' is reserved for the node-wide shared bridge"},
+      {R"({"op":"setup_global_overlay","deployment":"d","instance_id":"i\u0000","cluster_cidr":"10.200.0.0/16","wg_port":1})",
+       "invalid field 'instance_id': 'i\\x00' contains a control character"},
+      {R"({"op":"attach_container","handle":{"platform":"guest_managed","id":"g"},"service":"s","isolation_network":""})",
+       "invalid field 'isolation_network': must not be empty"},
+      {R"({"op":"attach_container","handle":{"platform":"host_shared","id":"h"},"service":"s","dns_domain":"a..b"})",
+       "invalid field 'dns_domain': 'a..b' has an empty label"},
+      {R"({"op":"attach_container","handle":{"platform":"host_shared","id":"h"},"service":"s","dns_domain":"."})",
+       "invalid field 'dns_domain': '.' is not a DNS domain (empty or the root)"},
+      {R"({"op":"attach_container","handle":{"platform":"host_shared","id":"h"},"service":"s","dns_domain":"co rp"})",
+       "invalid field 'dns_domain': 'co rp': only letters, digits, '-' and '_' in labels"},
+      {R"({"op":"attach_container","handle":{"platform":"host_shared","id":"h"},"service":"s","dns_domain":")" + std::string(64, 'x') + R"("})",
+       "invalid field 'dns_domain': '" + std::string(64, 'x') + "' has a label longer than 63 bytes"},
+      {R"({"op":"add_peer","public_key":)" + K + R"(,"endpoint":"1.2.3.4:1","allowed_ips":"","persistent_keepalive_secs":65536})",
+       "invalid field 'persistent_keepalive_secs': 65536 exceeds 65535"},
+      {R"({"op":"add_peer","public_key":)" + K + R"(,"endpoint":"1.2.3.4:1","allowed_ips":"","persistent_keepalive_secs":0,"scope":{"scope":"service","service":"__zlayer_shared_bridge__"}})",
+       "invalid field 'scope.service': '__zlayer_shared_bridge__' is reserved for the node-wide shared bridge"},
   };
   for (const auto& t : table) {
     CAPTURE(t.json);

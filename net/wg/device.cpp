@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "crypto/keys.hpp"
 #include "net/wg/device_io.hpp"
 #include "net/wg/tun_netlink.hpp"
 
@@ -160,7 +161,8 @@ overlayd::status device::remove_peer(const crypto::public_key& k) {
 
 overlayd::status device::add_allowed_ip(const crypto::public_key& k, const net::cidr& c) {
   std::lock_guard lk(ctl_mu_);
-  if (!snap_.load()->find(k)) return error(errc::not_found, "device " + name() + ": no such peer");
+  if (!snap_.load()->find(k))
+    return error(errc::not_found, "device " + name() + ": no such peer " + crypto::key_to_base64(k.span()));
   device_update u;
   auto& p = u.peers.emplace_back();
   p.key = k;
@@ -171,7 +173,8 @@ overlayd::status device::add_allowed_ip(const crypto::public_key& k, const net::
 
 overlayd::status device::remove_allowed_ip(const crypto::public_key& k, const net::cidr& c) {
   std::lock_guard lk(ctl_mu_);
-  if (!snap_.load()->find(k)) return error(errc::not_found, "device " + name() + ": no such peer");
+  if (!snap_.load()->find(k))
+    return error(errc::not_found, "device " + name() + ": no such peer " + crypto::key_to_base64(k.span()));
   device_update u;
   auto& p = u.peers.emplace_back();
   p.key = k;

@@ -185,6 +185,78 @@ TEST_CASE("bad input is answered or dropped per the contract while other connect
   CHECK(std::holds_alternative<resp::ip>(r));
 }
 
+TEST_CASE("bad input to every op over the socket is answered err naming it, and the daemon keeps serving") {
+  // One bad request per op of the contract, as raw frames: the answer carries
+  // the request's id and an err naming the field or value; status after each
+  // is unchanged. The full table is ipc/engine_bad_input.test.cpp.
+  daemon_process d("badops");
+  auto c = connect_to(d);
+  const auto before = encode_response(must_call(*c, req::status{}));
+  const std::string K = R"("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")";
+  struct row {
+    std::string request;
+    std::vector<std::string> wants;
+  };
+  const std::vector<row> table = {
+      {R"({"op":"set_local_node_id","node_id":"seven"})", {"node_id", "seven"}},
+      {R"({"op":"set_local_wg_pubkey","pubkey":"nope"})", {"pubkey", "nope"}},
+      {R"({"op":"setup_global_overlay","deployment":"d","instance_id":"i","cluster_cidr":"10.0.0/33","wg_port":51820})",
+       {"invalid cluster CIDR 10.0.0/33"}},
+      {R"({"op":"setup_global_overlay","deployment":"d","instance_id":"i","cluster_cidr":"10.200.0.0/16","slice_cidr":"10.201.0.0/28","wg_port":51820})",
+       {"invalid slice CIDR 10.201.0.0/28"}},
+      {R"({"op":"setup_global_overlay","deployment":"d","instance_id":"i","cluster_cidr":"10.200.0.0/16","wg_port":70000})",
+       {"wg_port", "70000"}},
+      {R"({"op":"teardown_global_overlay_now"})", {"unknown op 'teardown_global_overlay_now'"}},
+      {R"({"op":"setup_service_overlay","service":"web"})", {"SetupGlobalOverlay first"}},
+      {R"({"op":"setup_service_overlay","service":"web","mode":"turbo"})", {"mode", "turbo"}},
+      {R"({"op":"teardown_service_overlay","service":""})", {"service", "must not be empty"}},
+      {R"({"op":"allocate_ip","service":")" + std::string(300, 's') + R"("})", {"service", "longer than 253"}},
+      {R"({"op":"release_ip","ip":"10.200.0"})", {"'ip'", "10.200.0"}},
+      {R"({"op":"attach_container","handle":{"platform":"linux_pid","pid":0},"service":"web"})",
+       {"handle.pid", "must not be 0"}},
+      {R"({"op":"attach_container","handle":{"platform":"guest_managed","id":"vm"},"service":"web"})",
+       {"global overlay to be set up"}},
+      {R"({"op":"attach_container","handle":{"platform":"windows_container","container_id":"c"},"service":"web"})",
+       {"not supported on Linux"}},
+      {R"({"op":"detach_container","handle":{"platform":"plan9","id":"x"}})", {"unknown platform 'plan9'"}},
+      {R"({"op":"add_peer","public_key":)" + K + R"(,"endpoint":"nowhere","allowed_ips":"","persistent_keepalive_secs":25})",
+       {"invalid peer endpoint nowhere"}},
+      {R"({"op":"add_peer","public_key":)" + K + R"(,"endpoint":"1.2.3.4:1","allowed_ips":"","persistent_keepalive_secs":25,"scope":{"scope":"service","service":"db"}})",
+       {"no dedicated overlay for service db"}},
+      {R"({"op":"remove_peer","pubkey":"k"})", {"pubkey", "'k'"}},
+      {R"({"op":"add_allowed_ip","pubkey":)" + K + R"(,"cidr":"10.0.0.0/40"})", {"invalid CIDR 10.0.0.0/40"}},
+      {R"({"op":"remove_allowed_ip","pubkey":)" + K + R"(,"cidr":"10.0.0.0/8","scope":{"scope":"planet"}})",
+       {"unknown scope 'planet'"}},
+      {R"({"op":"register_dns","name":"a..b","ip":"10.0.0.1"})", {"a..b"}},
+      {R"({"op":"unregister_dns","name":""})", {"'name'", "must not be empty"}},
+      {R"({"op":"write_scoped_resolver","zone":"z","node_ip":"10.0.0.1","port":0})", {"'port'", "must not be 0"}},
+      {R"({"op":"remove_scoped_resolver","zone":"overlay"})", {"macOS"}},
+      {R"({"op":"prune_orphan_bridges","live_bridge_names":[1]})", {"live_bridge_names[0]"}},
+      {R"({"op":"Status"})", {"unknown op 'Status'"}},
+      {R"({"op":"nat_tick","x":1,"op2":"shutdown"})", {}},  // unknown keys are ignored: ok
+      {R"({"op":"natstatus"})", {"unknown op 'natstatus'"}},
+      {R"({"op":"shut_down"})", {"unknown op 'shut_down'"}},
+  };
+  uint64_t id = 1000;
+  for (const auto& t : table) {
+    CAPTURE(t.request);
+    ++id;
+    REQUIRE(c->send_raw(R"({"frame":"request","id":)" + std::to_string(id) + R"(,"request":)" + t.request + "}").ok());
+    auto got = c->receive();
+    REQUIRE(got.ok());
+    CHECK(got->first == id);
+    if (t.wants.empty()) {
+      CHECK(std::holds_alternative<resp::ok>(got->second));
+    } else {
+      const std::string msg = err_of(got->second);
+      CAPTURE(msg);
+      for (const auto& w : t.wants) CHECK(msg.find(w) != std::string::npos);
+    }
+    CHECK(encode_response(must_call(*c, req::status{})) == before);
+  }
+  CHECK(::kill(d.pid(), 0) == 0);  // never shut down
+}
+
 TEST_CASE("SIGTERM exits 0 and removes the socket; so does a shutdown request") {
   {
     daemon_process d("sigterm");
