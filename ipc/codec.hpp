@@ -27,7 +27,7 @@ namespace overlayd::ipc {
 // depth. Far above any request or response the contract can carry (a status
 // of 4096 peers is ~60k values), far below what 8 MiB of "0," would build.
 inline constexpr size_t max_json_values = 262144;
-inline constexpr size_t max_json_depth = 64;
+inline constexpr size_t max_json_depth = 128;  // serde_json's recursion limit
 
 // A whole frame {"frame": "request"|"response"|"event", ...}.
 // errc::protocol when the text is not a frame at all (bad JSON, not an
