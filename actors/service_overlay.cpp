@@ -159,16 +159,17 @@ class service_overlay_impl : public traced<service_overlay_actor::base> {
       }
       return;
     }
-    if (st_->shared) {  // the shared bridge lives until global teardown
-      st_->shared.reset();
-      return;
-    }
+    // The shared bridge lives until global teardown; whatever an earlier
+    // mode of this service made goes, whatever the current mode (seed: the
+    // teardown does not branch on the mode).
+    st_->shared.reset();
     // By its deterministic name even when nothing is in memory (seed).
     const std::string name = st_->bridge ? st_->bridge->name : bridge_name(ctx);
     if (st_->bridge && ctx.global && ctx.local_wg_pubkey)
       if (auto k = crypto::public_key_from_base64(*ctx.local_wg_pubkey); k)
         (void)ctx.global->remove_allowed_ip(*k, st_->bridge->subnet);
-    if (auto d = host_->delete_link(name); !d) spdlog::warn("delete bridge {}: {}", name, d.err().message);
+    if (auto d = host_->delete_link(name); !d && d.err().code != errc::not_found)
+      spdlog::warn("delete bridge {}: {}", name, d.err().message);
     ask(pool::close{name});
     ask(pool::release_subnet{svc(), ctx.node_key});
     st_->bridge.reset();

@@ -8,6 +8,7 @@
 #include <caf/send.hpp>
 #include <caf/spawn_options.hpp>
 
+#include <algorithm>
 #include <cstdlib>
 #include <map>
 
@@ -413,7 +414,10 @@ class supervisor_impl : public traced<supervisor_actor::base> {
 
   ipc::response status_snapshot() {
     ipc::status_snapshot s;
-    s.service_count = static_cast<uint32_t>(service_modes_.size());
+    // Services whose setup succeeded and that are not torn down (seed: the
+    // service interfaces; a failed setup records the mode but is not counted).
+    s.service_count = static_cast<uint32_t>(
+        std::count_if(services_.begin(), services_.end(), [](const auto& kv) { return kv.second->st->up.load(); }));
     if (global_) {
       s.interface = global_->interface();
       s.node_ip = global_->node_ip();

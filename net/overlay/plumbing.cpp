@@ -1,6 +1,7 @@
 #include "net/overlay/plumbing.hpp"
 
 #include <spdlog/spdlog.h>
+#include <sys/stat.h>
 
 #include "net/netlink/addr.hpp"
 #include "net/netlink/link.hpp"
@@ -72,6 +73,15 @@ status attach_veth(host::mutator& host, const veth_attach& a) {
   auto ns = netlink::netns_fd::of_pid(static_cast<int>(a.pid));
   if (!ns) return error(ns.err().code, "Failed to open /proc/" + std::to_string(a.pid) +
                                            "/ns/net: " + ns.err().message);
+  // A process in our own namespace (a mistaken pid, a host-network
+  // container) would get "eth0" and a default route via the bridge in the
+  // host's namespace — replacing the host's own default route.
+  struct stat own {}, theirs {};
+  if (::fstat(ns->get(), &theirs) == 0 && ::stat("/proc/thread-self/ns/net", &own) == 0 &&
+      own.st_dev == theirs.st_dev && own.st_ino == theirs.st_ino)
+    return error(errc::invalid_argument, "pid " + std::to_string(a.pid) +
+                                             " is in the daemon's own network namespace; attach needs a "
+                                             "container with a network namespace of its own");
   // Leftovers of an earlier attempt for this pid.
   OVERLAYD_TRY(netlink::delete_link(host.netlink(), veth_host));
   OVERLAYD_TRY(netlink::delete_link(host.netlink(), pending));

@@ -98,11 +98,18 @@ result<std::shared_ptr<const snapshot>> snapshot_builder::apply(const snapshot& 
     next->routes.clear();
   }
 
+  // A peer with the device's own public key is silently ignored, as the
+  // kernel's WireGuard does ("We silently ignore peers that have the same
+  // public key as the device"): one peer list can then go to every node.
+  const auto is_self = [&](const crypto::public_key& k) {
+    return next->identity && next->identity->public_key == k;
+  };
   for (const auto& pu : u.peers) {
     if (pu.remove) {
       remove_peer(*next, pu.key);
       continue;
     }
+    if (is_self(pu.key)) continue;
     auto it = next->by_key.find(pu.key);
     std::shared_ptr<device_peer> p;
     if (it != next->by_key.end()) {
@@ -130,6 +137,14 @@ result<std::shared_ptr<const snapshot>> snapshot_builder::apply(const snapshot& 
     OVERLAYD_TRY(apply_allowed_ips(*next, p.get(), pu));
   }
 
+  // A new private key whose public half is an existing peer's: that peer goes.
+  if (fx.identity_changed && next->identity)
+    for (auto it = next->peers.begin(); it != next->peers.end(); ++it)
+      if (is_self((*it)->key())) {
+        const crypto::public_key k = (*it)->key();
+        remove_peer(*next, k);
+        break;
+      }
   if (fx.identity_changed)
     for (const auto& p : next->peers)
       commit.push_back([p, id = next->identity] { p->proto().set_identity(id); });

@@ -220,3 +220,33 @@ TEST_CASE("staged packets are bounded, oldest dropped first") {
   CHECK(q.back()[0] == 0xee);
   CHECK(p->take_staged().empty());
 }
+
+TEST_CASE("a peer with the device's own public key is ignored, and dropped when the device takes its key") {
+  fixture f;
+  const auto sk = crypto::generate_private_key();
+  const auto self = crypto::public_from_private(sk);
+  device_update u;
+  u.private_key = secret_key(sk.span());
+  peer_update mine;
+  mine.key = self;
+  mine.allowed_ips.push_back(C("10.5.0.0/24"));
+  u.peers = {mine, peer_with(2, {"10.6.0.0/24"})};
+  REQUIRE(f.apply(u).ok());
+  CHECK(f.cur->peers.size() == 1);
+  CHECK(f.cur->find(self) == nullptr);
+  CHECK(f.route("10.5.0.1") == nullptr);
+  CHECK(f.route("10.6.0.1") == f.cur->find(key_n(2)));
+
+  // The other way round: the peer exists first, then the device takes the
+  // private key whose public half it is.
+  fixture g;
+  device_update first;
+  first.peers = {mine};
+  REQUIRE(g.apply(first).ok());
+  REQUIRE(g.cur->find(self) != nullptr);
+  device_update rekey;
+  rekey.private_key = secret_key(sk.span());
+  REQUIRE(g.apply(rekey).ok());
+  CHECK(g.cur->find(self) == nullptr);
+  CHECK(g.cur->routes.lookup(IP("10.5.0.1")) == nullptr);
+}

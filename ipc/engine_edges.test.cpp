@@ -1,8 +1,6 @@
-// Behaviour bugs found while porting the seed's tests, each a failing test
-// until its fix lands (the code is being split into per-service actors, so
-// the fix is left to that work). Not in the default build: build and run with
-//   ninja -C build engine_known_bugs && sudo build/engine_known_bugs
-// Move a case into the right *.test.cpp once it passes.
+// Behaviour at the edges, found while porting the seed's tests (each was a
+// failing test first): a pid in the daemon's own namespace, a failed setup in
+// service_count, a mode change before teardown, a peer with our own key.
 #include <doctest/doctest.h>
 
 #include "ipc/engine_test_util.hpp"
@@ -18,14 +16,6 @@ using namespace overlayd::ipc::testing;
 // with one via the service bridge (netlink::add_default_route uses
 // RTM_NEWROUTE|NLM_F_REPLACE); the detach then deletes that route with the
 // veth, leaving the host with no default route at all.
-//
-// Fix (net/overlay/plumbing.cpp, attach_veth, before any link is made):
-//   struct stat own, theirs;
-//   fstat(ns->get(), &theirs); stat("/proc/thread-self/ns/net", &own);
-//   if (own.st_dev == theirs.st_dev && own.st_ino == theirs.st_ino)
-//     return error(errc::invalid_argument, "pid " + std::to_string(a.pid) +
-//                  " is in the daemon's own network namespace; attach needs the "
-//                  "container's");
 TEST_CASE("a pid in the daemon's own network namespace is refused and the host default route kept" *
           doctest::skip(::geteuid() != 0)) {
   in_private_netns([] {
@@ -64,11 +54,6 @@ TEST_CASE("a pid in the daemon's own network namespace is refused and the host d
 // (here: a shared setup on an exhausted subnet registry) is counted. The seed
 // counts service_interfaces (set only on success) plus dedicated transports
 // not among them.
-//
-// Fix (actors/supervisor.cpp): keep a std::set<std::string> of services whose
-// setup succeeded (insert at each successful return of setup_service /
-// setup_dedicated, erase in teardown_service and teardown_global) and report
-// its size as service_count; service_modes_ stays as the attach path's record.
 TEST_CASE("a service whose setup failed is not counted in status" * doctest::skip(::geteuid() != 0)) {
   in_private_netns([] {
     scoped_engine e("bug-count");
@@ -90,12 +75,6 @@ TEST_CASE("a service whose setup failed is not counted in status" * doctest::ski
 // status) and its marker entry. The seed's teardown does not branch on the
 // mode: it always deletes the per-service bridge by name, releases the
 // (service, node) registry slot and shuts the dedicated transport.
-//
-// Fix (actors/supervisor.cpp, teardown_service): drop the early
-// `if (ipc::uses_shared_bridge(mode)) return;` — the steps after it never
-// touch the shared bridge (they delete the per-service `-b` name, release the
-// service's own registry key and its dedicated device), so they are right for
-// every mode, as in the seed.
 TEST_CASE("tearing down a service whose mode changed to shared removes what its earlier modes made" *
           doctest::skip(::geteuid() != 0)) {
   in_private_netns([] {
@@ -127,10 +106,6 @@ TEST_CASE("tearing down a service whose mode changed to shared removes what its 
 // WireGuard (set_peer: "We silently ignore peers that have the same public
 // key as the device") and wireguard-go ignore it, so the agent can send one
 // peer list to every node, its own entry included.
-//
-// Fix (net/wg/device.cpp, where a device_update's peers are applied): skip a
-// peer whose key equals the device's public key (also on a later private key
-// change: drop the peer that now matches), as the kernel does.
 TEST_CASE("a peer with the node's own key is ignored, as WireGuard does" * doctest::skip(::geteuid() != 0)) {
   in_private_netns([] {
     scoped_engine e("bug-self");
