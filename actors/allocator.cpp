@@ -24,8 +24,8 @@ overloaded(Fs...) -> overloaded<Fs...>;
 
 class allocator_impl : public traced<allocator_actor::base> {
  public:
-  allocator_impl(caf::actor_config& cfg, observability* obs, net::cidr slice)
-      : traced(cfg, obs, "allocator"), pools_(slice) {}
+  allocator_impl(caf::actor_config& cfg, observability* obs, std::shared_ptr<net::node_pools> pools)
+      : traced(cfg, obs, "allocator"), owned_(std::move(pools)), pools_(*owned_) {}
 
   behavior_type make_behavior() override {
     return {
@@ -94,14 +94,16 @@ class allocator_impl : public traced<allocator_actor::base> {
     return out;
   }
 
-  net::node_pools pools_;
+  std::shared_ptr<net::node_pools> owned_;
+  net::node_pools& pools_;
 };
 }  // namespace
 
 net::cidr default_node_slice() { return *net::cidr::parse("10.200.0.0/16"); }
 
-allocator_actor spawn_allocator(caf::actor_system& sys, observability* obs, net::cidr slice) {
-  return sys.spawn<allocator_impl>(obs, slice);
+allocator_actor spawn_allocator(caf::actor_system& sys, observability* obs,
+                                std::shared_ptr<net::node_pools> pools) {
+  return sys.spawn<allocator_impl>(obs, std::move(pools));
 }
 
 }  // namespace overlayd::actors

@@ -140,7 +140,8 @@ class supervisor_impl : public traced<supervisor_actor::base> {
         [this](init_atom, gateway_actor gw) -> bool {
           gateway_ = gw;
           open_host();
-          allocator_ = spawn_allocator(system(), obs_, state_.node_slice);
+          pool_state_ = std::make_shared<net::node_pools>(state_.node_slice);
+          allocator_ = spawn_allocator(system(), obs_, pool_state_);
           pools_->set(allocator_);
           dns_ = spawn_dns(system(), obs_, cfg_.dns, dns_store_);
           nat_ = spawn_nat_orchestrator(system(), obs_);
@@ -973,10 +974,22 @@ class supervisor_impl : public traced<supervisor_actor::base> {
       crash_and_wait(it->second.actor);
       return ipc::resp::ok{};
     }
-    if (child == "allocator" && allocator_) anon_send_exit(allocator_, caf::exit_reason::kill);
-    else if (child == "dns" && dns_) anon_send_exit(dns_, caf::exit_reason::kill);
-    else if (child == "nat_orchestrator" && nat_) anon_send_exit(nat_, caf::exit_reason::kill);
-    else return ipc::resp::err{"unknown child " + child};
+    // The singletons: killed, then restarted here (their down message then
+    // names a handle we no longer hold), so the gateway has the new handles
+    // before this request is answered.
+    if (child == "allocator" && allocator_) {
+      kill_and_wait(allocator_);
+      restart_allocator("killed on request");
+    } else if (child == "dns" && dns_) {
+      kill_and_wait(dns_);
+      restart_dns("killed on request");
+    } else if (child == "nat_orchestrator" && nat_) {
+      kill_and_wait(nat_);
+      restart_nat("killed on request");
+    } else {
+      return ipc::resp::err{"unknown child " + child};
+    }
+    send(gateway_, routes_atom::value, allocator_, dns_, nat_);
     return ipc::resp::ok{};
   }
 
@@ -990,6 +1003,39 @@ class supervisor_impl : public traced<supervisor_actor::base> {
     self->receive([](const caf::down_msg&) {}, caf::after(std::chrono::seconds(10)) >> [] {
       spdlog::warn("crash_child: the child did not exit within 10 s");
     });
+  }
+
+  template <class Handle>
+  void kill_and_wait(const Handle& h) {
+    caf::scoped_actor self{system()};
+    self->monitor(h);
+    self->send_exit(h, caf::exit_reason::kill);
+    self->receive([](const caf::down_msg&) {}, caf::after(std::chrono::seconds(10)) >> [] {
+      spdlog::warn("crash_child: the child did not exit within 10 s");
+    });
+  }
+
+  void restart_allocator(const std::string& why) {
+    spdlog::warn("allocator exited ({}); restarting it over its pools", why);
+    allocator_ = spawn_allocator(system(), obs_, pool_state_);
+    monitor(allocator_);
+    pools_->set(allocator_);
+  }
+
+  void restart_dns(const std::string& why) {
+    spdlog::warn("dns actor exited ({}); restarting it", why);
+    dns_ = spawn_dns(system(), obs_, cfg_.dns, dns_store_);
+    monitor(dns_);
+    if (global_) dns_listen(true);
+  }
+
+  void restart_nat(const std::string& why) {
+    spdlog::warn("nat_orchestrator exited ({}); restarting it", why);
+    nat_ = spawn_nat_orchestrator(system(), obs_);
+    monitor(nat_);
+    nat_setup_send();
+    for (const auto& [k, p] : state_.global_peers)
+      if (!p.candidates.empty()) nat_peer_send(k, p.candidates);
   }
 
   void on_child_down(const caf::down_msg& dm) {
@@ -1024,22 +1070,11 @@ class supervisor_impl : public traced<supervisor_actor::base> {
       return;
     }
     if (allocator_ && dm.source == allocator_.address()) {
-      spdlog::warn("allocator exited ({}); restarting it", to_string(dm.reason));
-      allocator_ = spawn_allocator(system(), obs_, state_.node_slice);
-      monitor(allocator_);
-      pools_->set(allocator_);
+      restart_allocator(to_string(dm.reason));
     } else if (dns_ && dm.source == dns_.address()) {
-      spdlog::warn("dns actor exited ({}); restarting it", to_string(dm.reason));
-      dns_ = spawn_dns(system(), obs_, cfg_.dns, dns_store_);
-      monitor(dns_);
-      if (global_) dns_listen(true);
+      restart_dns(to_string(dm.reason));
     } else if (nat_ && dm.source == nat_.address()) {
-      spdlog::warn("nat_orchestrator exited ({}); restarting it", to_string(dm.reason));
-      nat_ = spawn_nat_orchestrator(system(), obs_);
-      monitor(nat_);
-      nat_setup_send();
-      for (const auto& [k, p] : state_.global_peers)
-        if (!p.candidates.empty()) nat_peer_send(k, p.candidates);
+      restart_nat(to_string(dm.reason));
     } else {
       return;
     }
@@ -1064,6 +1099,8 @@ class supervisor_impl : public traced<supervisor_actor::base> {
   // Shared with every incarnation of the dns actor: records survive a restart.
   std::shared_ptr<net::dns::record_store> dns_store_ = std::make_shared<net::dns::record_store>();
   std::shared_ptr<pool_client> pools_ = std::make_shared<pool_client>();
+  // The allocator's pools: every incarnation of it works on these.
+  std::shared_ptr<net::node_pools> pool_state_;
   gateway_actor gateway_;
   allocator_actor allocator_;
   dns_actor dns_;

@@ -230,3 +230,33 @@ TEST_CASE("the periodic sweep removes the veths of a container that died unseen,
     (**eng).stop();
   });
 }
+
+TEST_CASE("a killed allocator, dns or nat_orchestrator is restarted with the pools and records it had" *
+          doctest::skip(::geteuid() != 0)) {
+  in_private_netns([] {
+    auto e = start_engine("alloc");
+    expect<resp::service_overlay>(e->call(req::setup_service_overlay{"web", overlay_mode::auto_}));
+    const auto a1 = expect<resp::ip>(e->call(req::allocate_ip{"web", false})).ip;
+    REQUIRE(e->crash_child("allocator").ok());
+    // Same bridge pool, next address; the first one is still taken.
+    const auto a2 = expect<resp::ip>(e->call(req::allocate_ip{"web", false})).ip;
+    CHECK(a2 != a1);
+    CHECK(net::cidr::parse("10.200.0.0/28")->contains(a2) == false);  // not the node slice: the bridge pool
+    expect<resp::ok>(e->call(req::release_ip{a1}));
+    CHECK(expect<resp::ip>(e->call(req::allocate_ip{"web", false})).ip == a1);
+    // A service set up after the restart gets a subnet of its own, not web's.
+    const auto web_sub = sh("ip -o -4 addr show dev " +
+                            expect<resp::service_overlay>(e->call(req::setup_service_overlay{"web", overlay_mode::auto_})).info.name);
+    const auto api_sub = sh("ip -o -4 addr show dev " +
+                            expect<resp::service_overlay>(e->call(req::setup_service_overlay{"api", overlay_mode::auto_})).info.name);
+    CHECK(web_sub.find(" inet ") != std::string::npos);
+    CHECK(web_sub.substr(web_sub.find(" inet ")) != api_sub.substr(api_sub.find(" inet ")));
+    // dns keeps its records; nat_orchestrator answers again.
+    expect<resp::ok>(e->call(req::register_dns{"web-1", a2}));
+    REQUIRE(e->crash_child("dns").ok());
+    REQUIRE(e->crash_child("nat_orchestrator").ok());
+    expect<resp::nat_status>(e->call(req::nat_status{}));
+    CHECK(sh("dig +short +time=2 +tries=1 @10.200.0.1 web-1.overlay").find(a2.to_string()) != std::string::npos);
+    e->stop();
+  });
+}
