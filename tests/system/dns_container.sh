@@ -13,7 +13,7 @@
 #   so the host's /etc/resolv.conf is never touched.
 set -u
 [ "$(id -u)" = 0 ] || exit 77
-BUILD_DIR=${BUILD_DIR:-/work/main/build}
+BUILD_DIR=${BUILD_DIR:-$(cd "$(dirname "$0")/../.." && pwd)/build}
 DNSD="$BUILD_DIR/net/dns/overlay-dnsd"
 [ -x "$DNSD" ] || { echo "missing $DNSD"; exit 1; }
 command -v unshare >/dev/null || { echo "missing unshare"; exit 1; }

@@ -9,7 +9,7 @@
 #                                           ext.test → 192.0.2.7
 set -u
 [ "$(id -u)" = 0 ] || exit 77
-BUILD_DIR=${BUILD_DIR:-/work/main/build}
+BUILD_DIR=${BUILD_DIR:-$(cd "$(dirname "$0")/../.." && pwd)/build}
 DNSD="$BUILD_DIR/net/dns/overlay-dnsd"
 [ -x "$DNSD" ] || { echo "missing $DNSD"; exit 1; }
 command -v dig >/dev/null || { echo "missing dig"; exit 1; }

@@ -8,6 +8,7 @@
 #   da0 10.98.0.1/24 ------------ veth ----------- db0 10.98.0.2/24
 #   dig runs in D against 10.98.0.1
 set -euo pipefail
+. "$(dirname "$0")/lib/quiet_grep.bash"  # grep -q without the pipefail SIGPIPE race
 trap 'echo "FAILED at line $LINENO: $BASH_COMMAND"' ERR
 [ "$(id -u)" = 0 ] || { echo "needs root"; exit 77; }
 BUILD_DIR=${BUILD_DIR:-$(cd "$(dirname "$0")/../.." && pwd)/build}

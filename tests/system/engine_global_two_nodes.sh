@@ -11,6 +11,7 @@
 # device, resolves a name registered on A from B via A's overlay DNS, and shuts both down: each namespace's links, addresses, routes and
 # nft ruleset must be exactly as before.
 set -euo pipefail
+. "$(dirname "$0")/lib/quiet_grep.bash"  # grep -q without the pipefail SIGPIPE race
 trap 'echo "FAILED at line $LINENO: $BASH_COMMAND"' ERR
 [ "$(id -u)" = 0 ] || { echo "needs root"; exit 77; }
 BUILD_DIR=${BUILD_DIR:-$(cd "$(dirname "$0")/../.." && pwd)/build}

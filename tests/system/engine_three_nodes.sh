@@ -33,6 +33,7 @@
 # namespace is exactly as before (links, addresses, routes, nft ruleset,
 # forwarding/rp_filter sysctls).
 set -eEuo pipefail
+. "$(dirname "$0")/lib/quiet_grep.bash"  # grep -q without the pipefail SIGPIPE race
 # (grep reads its whole input below: with pipefail, an early `grep -q` exit
 # could fail the pipeline on the writer's SIGPIPE.)
 trap 'echo "FAILED at line $LINENO: $BASH_COMMAND"' ERR

@@ -11,7 +11,7 @@
 #   kill -9 -> `recover` -> H equals its baseline
 set -u
 [ "$(id -u)" = 0 ] || exit 77
-BUILD_DIR=${BUILD_DIR:-/work/main/build}
+BUILD_DIR=${BUILD_DIR:-$(cd "$(dirname "$0")/../.." && pwd)/build}
 HC="$BUILD_DIR/net/host/overlay-hostctl"
 [ -x "$HC" ] || { echo "missing $HC"; exit 1; }
 

@@ -9,7 +9,7 @@
 # Run once with iptables-nft and once with iptables-legacy filter tables.
 set -u
 [ "$(id -u)" = 0 ] || exit 77
-BUILD_DIR=${BUILD_DIR:-/work/main/build}
+BUILD_DIR=${BUILD_DIR:-$(cd "$(dirname "$0")/../.." && pwd)/build}
 HC="$BUILD_DIR/net/host/overlay-hostctl"
 [ -x "$HC" ] || { echo "missing $HC"; exit 1; }
 command -v iptables-nft >/dev/null || { echo "iptables-nft missing"; exit 1; }

@@ -20,7 +20,7 @@
 # links, addresses, routes, ruleset, iptables and sysctls equal the baseline.
 set -u
 [ "$(id -u)" = 0 ] || exit 77
-BUILD_DIR=${BUILD_DIR:-/work/main/build}
+BUILD_DIR=${BUILD_DIR:-$(cd "$(dirname "$0")/../.." && pwd)/build}
 HC="$BUILD_DIR/net/host/overlay-hostctl"
 [ -x "$HC" ] || { echo "missing $HC"; exit 1; }
 

@@ -10,7 +10,7 @@
 #   500 veth pairs (1000+ links) for the multi-part dump
 set -u
 [ "$(id -u)" = 0 ] || exit 77
-BUILD_DIR=${BUILD_DIR:-/work/main/build}
+BUILD_DIR=${BUILD_DIR:-$(cd "$(dirname "$0")/../.." && pwd)/build}
 HC="$BUILD_DIR/net/host/overlay-hostctl"
 [ -x "$HC" ] || { echo "missing $HC"; exit 1; }
 command -v jq >/dev/null || { echo "jq missing"; exit 1; }

@@ -30,7 +30,7 @@ set -u
 for c in ip nft turnserver timeout; do
   command -v "$c" >/dev/null || { echo "skip: missing $c"; exit 77; }
 done
-BUILD_DIR=${BUILD_DIR:-/work/main/build}
+BUILD_DIR=${BUILD_DIR:-$(cd "$(dirname "$0")/../.." && pwd)/build}
 PROBE=$BUILD_DIR/net/nat/overlay-natprobe
 RELAYD=$BUILD_DIR/net/nat/overlay-relayd
 for b in "$PROBE" "$RELAYD"; do [[ -x $b ]] || { echo "FAIL: $b missing"; exit 1; }; done

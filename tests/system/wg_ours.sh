@@ -20,7 +20,7 @@ set -u
 for c in wg iperf3 ip ping timeout python3; do
   command -v "$c" >/dev/null || { echo "skip: missing $c"; exit 77; }
 done
-BUILD_DIR=${BUILD_DIR:-/work/main/build}
+BUILD_DIR=${BUILD_DIR:-$(cd "$(dirname "$0")/../.." && pwd)/build}
 OWG=$BUILD_DIR/net/wg/overlay-wg
 [[ -x $OWG ]] || { echo "FAIL: $OWG missing"; exit 1; }
 FLOOD_S=${FLOOD_S:-6}
