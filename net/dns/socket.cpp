@@ -14,11 +14,6 @@
 
 namespace overlayd::net::dns {
 
-void unique_fd::reset(int fd) noexcept {
-  if (fd_ >= 0) ::close(fd_);
-  fd_ = fd;
-}
-
 namespace {
 result<unique_fd> open_bound(const endpoint& ep, int type) {
   int domain = ep.ip().is_v4() ? AF_INET : AF_INET6;

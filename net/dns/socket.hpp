@@ -1,4 +1,4 @@
-// The few socket operations the DNS server needs, with an RAII fd owner.
+// The few socket operations the DNS server needs (fds in core/unique_fd.hpp).
 // Blocking helpers wait with poll(2) on the socket and a stop eventfd, so a
 // server stop wakes every thread within one poll.
 #pragma once
@@ -10,30 +10,12 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "core/unique_fd.hpp"
 #include "net/ip.hpp"
 
 namespace overlayd::net::dns {
 
-class unique_fd {
- public:
-  unique_fd() = default;
-  explicit unique_fd(int fd) : fd_(fd) {}
-  unique_fd(unique_fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-  unique_fd& operator=(unique_fd&& o) noexcept {
-    if (this != &o) reset(std::exchange(o.fd_, -1));
-    return *this;
-  }
-  unique_fd(const unique_fd&) = delete;
-  unique_fd& operator=(const unique_fd&) = delete;
-  ~unique_fd() { reset(); }
-
-  int get() const noexcept { return fd_; }
-  explicit operator bool() const noexcept { return fd_ >= 0; }
-  void reset(int fd = -1) noexcept;
-
- private:
-  int fd_ = -1;
-};
+using overlayd::unique_fd;  // core/unique_fd.hpp
 
 using deadline = std::chrono::steady_clock::time_point;
 

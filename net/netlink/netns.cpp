@@ -9,18 +9,6 @@
 
 namespace overlayd::netlink {
 
-netns_fd& netns_fd::operator=(netns_fd&& o) noexcept {
-  if (this != &o) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = std::exchange(o.fd_, -1);
-  }
-  return *this;
-}
-
-netns_fd::~netns_fd() {
-  if (fd_ >= 0) ::close(fd_);
-}
-
 result<netns_fd> netns_fd::of_path(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return system_error("open netns", path, errno);

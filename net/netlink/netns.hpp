@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "core/error.hpp"
+#include "core/unique_fd.hpp"
 
 namespace overlayd::netlink {
 
@@ -21,11 +22,6 @@ class netns_fd {
  public:
   netns_fd() = default;
   explicit netns_fd(int fd) noexcept : fd_(fd) {}
-  netns_fd(netns_fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-  netns_fd& operator=(netns_fd&& o) noexcept;
-  netns_fd(const netns_fd&) = delete;
-  netns_fd& operator=(const netns_fd&) = delete;
-  ~netns_fd();
 
   // /proc/<pid>/ns/net (a container's namespace).
   static result<netns_fd> of_pid(int pid);
@@ -36,10 +32,10 @@ class netns_fd {
   // The caller's current namespace.
   static result<netns_fd> current();
 
-  int get() const noexcept { return fd_; }
+  int get() const noexcept { return fd_.get(); }
 
  private:
-  int fd_ = -1;
+  unique_fd fd_;
 };
 
 // Enters `ns` on the calling thread. Only for threads that exist for this
