@@ -13,19 +13,13 @@
 #include <functional>
 #include <thread>
 
-#include "ipc/engine.hpp"
+#include "ipc/engine_test_util.hpp"
 
 using namespace overlayd;
 using namespace overlayd::ipc;
+using namespace overlayd::ipc::testing;
 
 namespace {
-std::string temp_dir(const char* tag) {
-  auto p = std::filesystem::temp_directory_path() /
-           ("overlayd-guest-" + std::string(tag) + "-" + std::to_string(::getpid()));
-  std::filesystem::remove_all(p);
-  return p.string();
-}
-
 req::attach_container attach(attach_handle h, std::string service,
                              std::optional<std::string> isolation = std::nullopt) {
   req::attach_container a;
@@ -34,34 +28,6 @@ req::attach_container attach(attach_handle h, std::string service,
   a.join_global = true;
   a.isolation_network = std::move(isolation);
   return a;
-}
-
-std::string sh(const std::string& cmd) {
-  std::string out;
-  if (FILE* f = ::popen(cmd.c_str(), "r")) {
-    char buf[512];
-    while (size_t n = fread(buf, 1, sizeof buf, f)) out.append(buf, n);
-    ::pclose(f);
-  }
-  return out;
-}
-
-// Runs `body` on a thread inside a fresh network namespace (root only).
-void in_private_netns(const std::function<void()>& body) {
-  bool entered = false;
-  std::thread t([&] {
-    if (::unshare(CLONE_NEWNET) != 0) return;
-    entered = true;
-    (void)sh("ip link set lo up 2>&1");
-    // A failed REQUIRE throws; it is already recorded, and must not escape
-    // the thread.
-    try {
-      body();
-    } catch (...) {
-    }
-  });
-  t.join();
-  CHECK(entered);
 }
 
 const peer_status* find_peer(const status_snapshot& s, const std::string& key) {

@@ -5,72 +5,16 @@
 // Privileged: runs in a network namespace of its own (see in_private_netns),
 // with "containers" that are sleep processes in namespaces of their own.
 #include <doctest/doctest.h>
-#include <sched.h>
-#include <signal.h>
-#include <unistd.h>
 
-#include <chrono>
-#include <cstdio>
-#include <filesystem>
-#include <functional>
 #include <future>
-#include <thread>
 
-#include "ipc/engine.hpp"
+#include "ipc/engine_test_util.hpp"
 
 using namespace overlayd;
 using namespace overlayd::ipc;
+using namespace overlayd::ipc::testing;
 
 namespace {
-std::string temp_dir(const char* tag) {
-  auto p = std::filesystem::temp_directory_path() /
-           ("overlayd-sup-" + std::string(tag) + "-" + std::to_string(::getpid()));
-  std::filesystem::remove_all(p);
-  return p.string();
-}
-
-std::string sh(const std::string& cmd) {
-  std::string out;
-  if (FILE* f = ::popen(cmd.c_str(), "r")) {
-    char buf[512];
-    while (size_t n = fread(buf, 1, sizeof buf, f)) out.append(buf, n);
-    ::pclose(f);
-  }
-  return out;
-}
-
-void in_private_netns(const std::function<void()>& body) {
-  bool entered = false;
-  std::thread t([&] {
-    if (::unshare(CLONE_NEWNET) != 0) return;
-    entered = true;
-    (void)sh("ip link set lo up 2>&1");
-    try {
-      body();
-    } catch (...) {
-    }
-  });
-  t.join();
-  CHECK(entered);
-}
-
-// A "container": a process in a network namespace of its own, killed with
-// the guard.
-struct container {
-  pid_t pid = 0;
-  container() {
-    auto out = sh("unshare -n sleep 120 > /dev/null 2>&1 & echo $!");
-    pid = static_cast<pid_t>(std::stol(out));
-    // unshare execs sleep once the namespace exists; wait for that (bounded).
-    for (int i = 0; i < 200 && sh("readlink /proc/" + std::to_string(pid) + "/exe").find("sleep") == std::string::npos; ++i)
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  ~container() {
-    if (pid > 0) ::kill(pid, SIGKILL);
-  }
-  std::string in(const std::string& cmd) const { return sh("nsenter -t " + std::to_string(pid) + " -n " + cmd + " 2>&1"); }
-};
-
 req::attach_container attach_pid(uint32_t pid, std::string service) {
   req::attach_container a;
   a.handle = linux_pid{pid};
@@ -85,25 +29,22 @@ const T& expect(const response& r) {
   return std::get<T>(r);
 }
 
-std::unique_ptr<engine> start_engine(const char* tag) {
-  engine_config cfg;
-  cfg.data_dir = temp_dir(tag);
-  cfg.uapi_dir = cfg.data_dir + "/uapi";
-  std::filesystem::create_directories(cfg.uapi_dir);
-  auto eng = engine::start(cfg);
-  REQUIRE(eng.ok());
-  auto e = std::move(eng).value();
-  expect<resp::bridge_name>(e->call(req::setup_global_overlay{"dep", "i0", "10.200.0.0/16", "10.200.0.0/28", 51420}));
-  return e;
-}
+// An engine (scoped_engine) with the global overlay up.
+struct overlay_engine : scoped_engine {
+  explicit overlay_engine(const std::string& tag) : scoped_engine("sup-" + tag) {
+    expect<resp::bridge_name>(
+        call(req::setup_global_overlay{"dep", "i0", "10.200.0.0/16", "10.200.0.0/28", 51420}));
+  }
+  engine* operator->() { return eng.get(); }
+};
 }  // namespace
 
 TEST_CASE("a crashed service_overlay is restarted with its bridge, pool and attachments" *
           doctest::skip(::geteuid() != 0)) {
   in_private_netns([] {
-    auto e = start_engine("svc");
+    overlay_engine e("svc");
     const std::string bridge = expect<resp::service_overlay>(e->call(req::setup_service_overlay{"web", overlay_mode::auto_})).info.name;
-    container c1, c2;
+    container_process c1, c2;
     const auto ip1 = expect<resp::attached>(e->call(attach_pid(c1.pid, "web"))).result.ip;
 
     REQUIRE(e->crash_child("service_overlay:web").ok());
@@ -112,7 +53,7 @@ TEST_CASE("a crashed service_overlay is restarted with its bridge, pool and atta
     const auto ip2 = expect<resp::attached>(e->call(attach_pid(c2.pid, "web"))).result.ip;
     CHECK(ip2 != ip1);
     CHECK(sh("ip -o link show master " + bridge).find("veth-" + std::to_string(c2.pid) + "-s") != std::string::npos);
-    CHECK(c2.in("ping -c 1 -W 2 " + ip1.to_string()).find("1 received") != std::string::npos);
+    CHECK(c2.exec("ping -c 1 -W 2 " + ip1.to_string()).find("1 received") != std::string::npos);
     // The first attachment's record survived too: detach releases its address.
     expect<resp::ok>(e->call(req::detach_container{linux_pid{static_cast<uint32_t>(c1.pid)}}));
     CHECK(sh("ip link show veth-" + std::to_string(c1.pid) + "-s 2>&1").find("does not exist") != std::string::npos);
@@ -124,14 +65,13 @@ TEST_CASE("a crashed service_overlay is restarted with its bridge, pool and atta
     expect<resp::ok>(e->call(req::teardown_service_overlay{"web"}));
     CHECK(sh("ip link show " + bridge + " 2>&1").find("does not exist") != std::string::npos);
     CHECK(!e->crash_child("service_overlay:web").ok());  // retired with its service
-    e->stop();
   });
 }
 
 TEST_CASE("a crashed dedicated_transport is rebuilt from the marker with its peers" *
           doctest::skip(::geteuid() != 0)) {
   in_private_netns([] {
-    auto e = start_engine("ded");
+    overlay_engine e("ded");
     const auto info = expect<resp::service_overlay>(e->call(req::setup_service_overlay{"db", overlay_mode::dedicated})).info;
     REQUIRE(info.wg_public_key);
     req::add_peer p{{"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=", "10.99.0.9:51821", "10.200.9.0/26", 0, {}},
@@ -162,14 +102,13 @@ TEST_CASE("a crashed dedicated_transport is rebuilt from the marker with its pee
     expect<resp::ok>(e->call(req::teardown_service_overlay{"db"}));
     CHECK(sh("ip link show " + after.interface + " 2>&1").find("does not exist") != std::string::npos);
     CHECK(std::get<resp::status>(e->call(req::status{})).snapshot.dedicated_services.empty());
-    e->stop();
   });
 }
 
 TEST_CASE("a blocked service stalls neither status nor other services, and its own requests stay ordered" *
           doctest::skip(::geteuid() != 0)) {
   in_private_netns([] {
-    auto e = start_engine("conc");
+    overlay_engine e("conc");
     expect<resp::service_overlay>(e->call(req::setup_service_overlay{"web", overlay_mode::auto_}));
     expect<resp::service_overlay>(e->call(req::setup_service_overlay{"api", overlay_mode::auto_}));
     std::promise<void> release;
@@ -177,7 +116,7 @@ TEST_CASE("a blocked service stalls neither status nor other services, and its o
     REQUIRE(h.entered.wait_for(std::chrono::seconds(30)) == std::future_status::ready);
     // web's actor is blocked. Its next request queues behind the block...
     std::promise<response> web_attach;
-    container c1, c2;
+    container_process c1, c2;
     e->call_async(attach_pid(c1.pid, "web"), [&](response r) { web_attach.set_value(std::move(r)); });
     // ...while status and another service are served (generous bound: only
     // a deadlock would reach it).
@@ -199,7 +138,6 @@ TEST_CASE("a blocked service stalls neither status nor other services, and its o
     expect<resp::ok>(h.done.get());
     REQUIRE(web_future.wait_for(std::chrono::seconds(30)) == std::future_status::ready);
     expect<resp::attached>(web_future.get());
-    e->stop();
   });
 }
 
@@ -213,8 +151,8 @@ TEST_CASE("the periodic sweep removes the veths of a container that died unseen,
     std::filesystem::create_directories(cfg.uapi_dir);
     auto eng = engine::start(cfg);
     REQUIRE(eng.ok());
-    // A pid that is certainly dead: a child we reaped.
-    const std::string dead = sh("sh -c 'echo $$'").substr(0, sh("sh -c 'echo $$'").find('\n'));
+    std::string dead = sh("sh -c 'echo $$'");  // a pid that has exited (and been reaped)
+    dead.pop_back();
     const std::string live = std::to_string(::getpid());
     sh("ip link add veth-" + dead + "-s type veth peer name vc-" + dead + "-s");
     sh("ip link add veth-" + live + "-s type veth peer name vc-" + live + "-s");
@@ -234,7 +172,7 @@ TEST_CASE("the periodic sweep removes the veths of a container that died unseen,
 TEST_CASE("a killed allocator, dns or nat_orchestrator is restarted with the pools and records it had" *
           doctest::skip(::geteuid() != 0)) {
   in_private_netns([] {
-    auto e = start_engine("alloc");
+    overlay_engine e("alloc");
     expect<resp::service_overlay>(e->call(req::setup_service_overlay{"web", overlay_mode::auto_}));
     const auto a1 = expect<resp::ip>(e->call(req::allocate_ip{"web", false})).ip;
     REQUIRE(e->crash_child("allocator").ok());
@@ -257,6 +195,5 @@ TEST_CASE("a killed allocator, dns or nat_orchestrator is restarted with the poo
     REQUIRE(e->crash_child("nat_orchestrator").ok());
     expect<resp::nat_status>(e->call(req::nat_status{}));
     CHECK(sh("dig +short +time=2 +tries=1 @10.200.0.1 web-1.overlay").find(a2.to_string()) != std::string::npos);
-    e->stop();
   });
 }
