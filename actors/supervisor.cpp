@@ -251,7 +251,8 @@ class supervisor_impl : public traced<supervisor_actor::base> {
               return ipc::resp::ok{};
             },
             [&r](const auto&) -> ipc::response {
-              return ipc::resp::err{std::string(ipc::op_name(r)) + " is not implemented yet"};
+              // The gateway routes these to their own actors.
+              return engine_error("internal: " + std::string(ipc::op_name(r)) + " reached the supervisor");
             },
         },
         r);

@@ -85,7 +85,7 @@ TEST_CASE("two engines run side by side in one process with separate state") {
   std::filesystem::remove_all(b_cfg.data_dir);
 }
 
-TEST_CASE("the engine answers invalid, unimplemented and post-stop calls with err") {
+TEST_CASE("the engine answers invalid and post-stop calls with err") {
   engine_config cfg;
   cfg.data_dir = temp_dir("err");
   auto eng = engine::start(cfg);
