@@ -90,7 +90,10 @@ nsA wg show "$WA" | tee "$TMP/show"
 grep -q "latest handshake:" "$TMP/show" || fail "no handshake in wg show"
 grep -Eq "transfer: .* received, .* sent" "$TMP/show" || fail "no transfer counters in wg show"
 read -r _ _ _ _ hs rx tx _ < <(nsA wg show "$WA" dump | tail -n 1)
-(( hs > 0 && rx > 1000000 && tx > 1000000 )) || fail "dump: handshake=$hs rx=$rx tx=$tx"
+# A sent the iperf3 data (megabytes); what it received is mostly TCP ACKs,
+# whose volume depends on how the receiver coalesces them (~1 MB, sometimes
+# less): the check is that both directions counted real traffic.
+(( hs > 0 && rx > 100000 && tx > 1000000 )) || fail "dump: handshake=$hs rx=$rx tx=$tx"
 nsA wg showconf "$WA" >"$TMP/conf" || fail "wg showconf"
 grep -q "PresharedKey" "$TMP/conf" || fail "showconf lacks the PSK"
 
