@@ -96,6 +96,33 @@ std::vector<candidate> nat_traversal::local_candidates() const {
   return out;
 }
 
+std::vector<relay_route> nat_traversal::relay_routes() const {
+  std::vector<relay_route> out;
+  if (relay_ && relay_->state() == relay_client_state::allocated && relay_->relayed_endpoint()) {
+    for (uint16_t port : relay_->peer_ports()) {
+      relay_route r;
+      r.how = relay_route::kind::ours;
+      r.peer = endpoint(relay_->relayed_endpoint()->ip(), port);
+      r.server = relay_->server();
+      r.session_id = relay_->session_id();
+      r.token = relay_->token();
+      out.push_back(r);
+    }
+  }
+  for (const auto& t : turn_) {
+    if (t->state() != turn_state::allocated) continue;
+    for (const auto& [peer, channel] : t->channels()) {
+      relay_route r;
+      r.how = relay_route::kind::turn;
+      r.peer = peer;
+      r.server = t->server();
+      r.channel = channel;
+      out.push_back(r);
+    }
+  }
+  return out;
+}
+
 status nat_traversal::set_peer(const std::string& peer, std::vector<candidate> remote) {
   return planner_.set_peer(peer, std::move(remote));
 }
