@@ -113,6 +113,11 @@ class connect_planner {
 
   std::vector<peer_connect_status> snapshot() const;
 
+  // Why our own relays are not usable right now ("relay 198.51.100.1:3490:
+  // did not answer ..."), appended to the reason of an attempt that ends
+  // unreachable for want of a usable relay. Empty = nothing to say.
+  void set_relay_problem(std::string why) { relay_problem_ = std::move(why); }
+
  private:
   enum class phase { idle, punching, relaying, connected, unreachable };
   struct peer_state {
@@ -144,6 +149,7 @@ class connect_planner {
   connect_params params_;
   std::vector<candidate> local_;
   std::map<std::string, peer_state> peers_;
+  std::string relay_problem_;
 };
 
 }  // namespace overlayd::net::nat

@@ -129,6 +129,22 @@ status nat_traversal::set_peer(const std::string& peer, std::vector<candidate> r
 
 void nat_traversal::remove_peer(const std::string& peer) { planner_.remove_peer(peer); }
 
+std::string nat_traversal::relay_problem() const {
+  std::string out;
+  auto add = [&](const std::string& s) { out += (out.empty() ? "" : "; ") + s; };
+  if (relay_) {
+    if (relay_->state() == relay_client_state::failed)
+      add("relay " + relay_->server().to_string() + ": " + relay_->last_error());
+    else if (relay_->state() != relay_client_state::allocated)
+      add("relay " + relay_->server().to_string() + ": no allocation yet");
+  }
+  for (const auto& t : turn_) {
+    if (t->state() == turn_state::failed) add("TURN " + t->server().to_string() + ": " + t->last_error());
+    else if (t->state() != turn_state::allocated) add("TURN " + t->server().to_string() + ": no allocation yet");
+  }
+  return out;
+}
+
 bool nat_traversal::relay_usable(const endpoint& c) const {
   // A relay candidate on our relay (same IP as our own relayed address) goes
   // through our relay client; any other through a TURN allocation, if any.
@@ -140,6 +156,7 @@ bool nat_traversal::relay_usable(const endpoint& c) const {
 
 std::vector<connect_action> nat_traversal::connect_tick(const nat_clock& now, const handshake_oracle& handshake) {
   planner_.set_local_candidates(local_candidates());
+  planner_.set_relay_problem(relay_problem());
   auto acts = planner_.tick(now.mono, handshake, [this](const endpoint& c) { return relay_usable(c); });
   for (const auto& a : acts) {
     if (a.what != connect_action::kind::bind_relay) continue;

@@ -89,6 +89,7 @@ class nat_traversal {
   explicit nat_traversal(nat_traversal_options opts, std::vector<endpoint> stun, std::vector<turn_server_config> turn,
                          std::vector<endpoint> turn_eps);
   bool relay_usable(const endpoint& relay_candidate) const;
+  std::string relay_problem() const;  // why a relay client is not allocated ("" = all are)
 
   nat_traversal_options opts_;
   std::vector<endpoint> stun_servers_;
