@@ -316,6 +316,7 @@ class nat_orchestrator_impl : public traced<nat_orchestrator_actor::base> {
   std::unique_ptr<relay_runner> relay_;
   uint32_t gen_ = 0;
   nn::steady::time_point published_{};  // last publish_attempts from poll()
+  nn::steady::time_point dbg_{};  // last publish_attempts from poll()
 };
 }  // namespace
 

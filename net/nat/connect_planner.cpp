@@ -206,7 +206,7 @@ void connect_planner::after_pairs(const std::string& id, peer_state& p, steady::
     p.relay_endpoint = c.address;
     p.ph = phase::relaying;
     p.attempt_start = now;
-    p.pair_deadline = now + params_.hole_punch_timeout;
+    p.pair_deadline = now + std::max(params_.hole_punch_timeout, params_.relay_window);
     p.log.back().pairs_tried.push_back("relay " + c.address.to_string());
     out.push_back({connect_action::kind::bind_relay, id, c.address});
     out.push_back({connect_action::kind::set_endpoint, id, c.address});

@@ -96,6 +96,7 @@ struct connect_params {
   std::chrono::seconds direct_retry = direct_retry_interval;
   std::chrono::seconds fresh_for = handshake_fresh_for;
   std::chrono::seconds lost_after = handshake_lost_after;
+  std::chrono::seconds relay_window = relay_handshake_window;  // at least; see nat_constants.hpp
 };
 
 class connect_planner {

@@ -133,6 +133,41 @@ TEST_CASE("an unreachable peer's reason says whether it offered a relay and why 
   CHECK(st[1].log[0].reason.find("; the peer offers no relay candidate (relay 198.51.100.1:3490") != std::string::npos);
 }
 
+TEST_CASE("a handshake through the relay gets relay_window even with a short hole punch timeout") {
+  for (bool answers : {true, false}) {
+    CAPTURE(answers);
+    connect_planner pl({10, 4s, 500ms, 1500ms, 2000ms, 120s, 75s, 180s});  // relay_window: the default 16 s
+    pl.set_local_candidates({host("192.168.1.2:51820")});
+    REQUIRE(pl.set_peer("p", {host("10.0.0.9:51820"), relay_c("198.51.100.1:50000")}).ok());
+    std::optional<steady::time_point> bound, last;
+    std::optional<endpoint> cur;
+    steady::time_point now{};
+    for (; now < steady::time_point{} + 60s; now += 100ms) {
+      auto acts = pl.tick(
+          now, [&](const std::string&) { return handshake_info{last, cur}; }, [](const endpoint&) { return true; });
+      for (const auto& a : acts) {
+        if (a.what == connect_action::kind::bind_relay && !bound) bound = now;
+        if (a.what == connect_action::kind::set_endpoint) cur = a.to;
+      }
+      // The relayed handshake completes 12 s after the fallback (three
+      // lost WireGuard initiations later), or never.
+      if (answers && bound && !last && now >= *bound + 12s) last = now;
+      if (pl.snapshot()[0].type) break;
+    }
+    REQUIRE(bound);
+    auto st = pl.snapshot();
+    REQUIRE(st[0].type);
+    if (answers) {
+      CHECK(*st[0].type == connection_type::relayed);
+      CHECK(now - *bound >= 12s);
+    } else {
+      CHECK(*st[0].type == connection_type::unreachable);
+      CHECK(now - *bound >= relay_handshake_window);
+      CHECK(now - *bound <= relay_handshake_window + 200ms);
+    }
+  }
+}
+
 TEST_CASE("a relayed peer retries direct periodically and moves off the relay when it works") {
   auto pl = planner();
   pl.set_local_candidates({host("192.168.1.2:51820")});

@@ -50,6 +50,14 @@ inline constexpr std::chrono::milliseconds punch_lead{1500};
 // While a pair or the relay is being tried, the initiation is repeated this
 // often (the first ones may die before the peer's side is ready).
 inline constexpr std::chrono::milliseconds reinitiate_interval{2000};
+// How long a handshake through the relay may take before the peer counts as
+// unreachable (at least; hole_punch_timeout if longer). WireGuard sends at
+// most one initiation per REKEY_TIMEOUT (5 s): the first through the relay
+// may go out before the peer's side has bound, and two initiations that
+// cross (both sides fall back at the same moment) void each other, so a
+// window of one hole_punch_timeout (15 s, or less when configured) can see a
+// single, lost, exchange. Three initiations' worth.
+inline constexpr std::chrono::seconds relay_handshake_window{16};
 inline constexpr size_t connect_log_depth = 8;
 
 // --- Our relay (docs/relay-protocol.md) ---
