@@ -180,6 +180,10 @@ attempts() {  # node -> file with GET /v1/nat/attempts, once its one peer has an
 ping_both() {
   ip netns exec "$SA" ping -c 3 -W 2 -i 0.2 10.200.2.1
   ip netns exec "$SB" ping -c 3 -W 2 -i 0.2 10.200.1.1
+  # Full-size packets too: a 1420-byte inner packet (the overlay MTU, DF set)
+  # makes a relay frame larger than the 1500-byte underlay MTU (WireGuard's
+  # 80 bytes, the relay header), which the device's socket fragments.
+  ip netns exec "$SA" ping -c 2 -W 2 -i 0.2 -M do -s 1392 10.200.2.1
 }
 
 base='"enabled":true,"stun_servers":["198.18.0.1:3478"],"hole_punch_timeout_secs":6'
@@ -203,9 +207,10 @@ c = {(x["candidate_type"], x["address"], x["priority"]) for x in s["candidates"]
 assert ("relay", sys.argv[2], 10) in c, s
 assert ("host", "10.63.1.2:51820", 100) in c, s
 PY
+t0=$SECONDS
 peer_each_way
 wait_types
-echo "A sees B: $ta"; echo "B sees A: $tb"
+echo "A sees B: $ta"; echo "B sees A: $tb" "(after ~$((SECONDS - t0)) s)"
 attempts a; echo "A attempts: $(cat "$tmp/attempts.a")"
 [ "$ta" = "relayed $rb" ]
 [ "$tb" = "relayed $ra" ]
@@ -234,9 +239,10 @@ ctl a '{"op":"nat_tick"}' >/dev/null; ctl b '{"op":"nat_tick"}' >/dev/null
 ra=$(relay_cand a); rb=$(relay_cand b)
 echo "TURN relay candidates: A $ra, B $rb"
 [[ $ra == 198.18.0.1:49* ]] && [[ $rb == 198.18.0.1:49* ]]
+t0=$SECONDS
 peer_each_way
 wait_types
-echo "A sees B: $ta"; echo "B sees A: $tb"
+echo "A sees B: $ta"; echo "B sees A: $tb" "(after ~$((SECONDS - t0)) s)"
 [ "$ta" = "relayed $rb" ]
 [ "$tb" = "relayed $ra" ]
 ping_both
