@@ -135,6 +135,9 @@ std::string nat_traversal::relay_problem() const {
   if (relay_) {
     if (relay_->state() == relay_client_state::failed)
       add("relay " + relay_->server().to_string() + ": " + relay_->last_error());
+    else if (unsigned n = relay_->allocate_transmissions(); n >= 2)
+      add("relay " + relay_->server().to_string() + ": allocation unanswered after " + std::to_string(n) +
+          " tries (wrong credential, or unreachable)");
     else if (relay_->state() != relay_client_state::allocated)
       add("relay " + relay_->server().to_string() + ": no allocation yet");
   }

@@ -74,6 +74,9 @@ class relay_client {
   uint32_t session_id() const noexcept { return session_; }
   uint64_t token() const noexcept { return token_; }
   std::vector<uint16_t> peer_ports() const;
+  // Transmissions of the allocation still waiting for an answer (0 = none
+  // pending): a relay that drops us (wrong credential) shows here first.
+  unsigned allocate_transmissions() const;
 
  private:
   struct pending {

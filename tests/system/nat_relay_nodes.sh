@@ -272,7 +272,7 @@ import json, sys
 a, b = (json.load(open(f))[0] for f in sys.argv[1:3])
 ra, rb = a["attempts"][-1]["reason"], b["attempts"][-1]["reason"]
 # B cannot use A's relay candidate, and says which relay failed it.
-assert "no usable relay candidate (relay 198.18.0.1:3490: " in rb, rb
+assert "no usable relay candidate (relay 198.18.0.1:3490: " in rb and "wrong credential" in rb, rb
 assert "the peer offers no relay candidate" in ra, ra
 assert all(not t.startswith("relay ") for t in b["attempts"][-1]["pairs_tried"]), b
 PY
