@@ -303,7 +303,24 @@ class nat_orchestrator_impl : public traced<nat_orchestrator_actor::base> {
   }
 
   void publish_attempts() {
-    obs_->set_nat_attempts(nat_ ? nat_attempts_json(nat_->snapshot(), nn::steady::now()) : "[]");
+    if (!nat_) {
+      obs_->set_nat_attempts("[]");
+      types_.clear();
+      return;
+    }
+    auto v = nat_->snapshot();
+    obs_->set_nat_attempts(nat_attempts_json(v, nn::steady::now()));
+    // Log each peer's connection type when it changes, with the reason.
+    std::map<std::string, nn::connection_type> now_types;
+    for (const auto& p : v.peers) {
+      if (!p.type) continue;
+      now_types[p.peer] = *p.type;
+      auto it = types_.find(p.peer);
+      if (it != types_.end() && it->second == *p.type) continue;
+      spdlog::info("nat: peer {} {} ({})", p.peer, nn::to_string(*p.type),
+                   p.log.empty() ? std::string("-") : p.log.back().reason);
+    }
+    types_ = std::move(now_types);  // bounded by the planner's peers
   }
 
   observability* obs_;
@@ -316,7 +333,7 @@ class nat_orchestrator_impl : public traced<nat_orchestrator_actor::base> {
   std::unique_ptr<relay_runner> relay_;
   uint32_t gen_ = 0;
   nn::steady::time_point published_{};  // last publish_attempts from poll()
-  nn::steady::time_point dbg_{};  // last publish_attempts from poll()
+  std::map<std::string, nn::connection_type> types_;  // as last logged
 };
 }  // namespace
 

@@ -156,13 +156,17 @@ ctype() {  # node -> "type endpoint" of its one peer, or nothing yet
   ctl "$1" '{"op":"nat_status"}' > "$tmp/nat.$1"
   python3 -c 'import json,sys; p=json.load(open(sys.argv[1]))["peers"]; print(p[0]["connection_type"], p[0].get("remote_endpoint")) if p else None' "$tmp/nat.$1"
 }
-wait_types() {  # until both nodes report a connection type (bounded: 30 s)
+wait_types() {  # until both nodes report a connection type (bounded: 40 s; a relayed
+  # handshake may take hole_punch_timeout + relay_handshake_window = 22 s)
   ta="" tb=""
-  for i in $(seq 30); do
-    if [ $((i % 5)) = 1 ]; then ctl a '{"op":"nat_tick"}' >/dev/null; ctl b '{"op":"nat_tick"}' >/dev/null; fi
+  local end=$((SECONDS + 40)) tick=0
+  while [ $SECONDS -lt $end ]; do
+    if [ $SECONDS -ge $tick ]; then
+      ctl a '{"op":"nat_tick"}' >/dev/null; ctl b '{"op":"nat_tick"}' >/dev/null; tick=$((SECONDS + 5))
+    fi
     ta=$(ctype a); tb=$(ctype b)
     [ -n "$ta" ] && [ -n "$tb" ] && return 0
-    sleep 1
+    sleep 0.5
   done
   return 0
 }
