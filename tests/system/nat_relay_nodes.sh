@@ -157,7 +157,7 @@ ctype() {  # node -> "type endpoint" of its one peer, or nothing yet
   python3 -c 'import json,sys; p=json.load(open(sys.argv[1]))["peers"]; print(p[0]["connection_type"], p[0].get("remote_endpoint")) if p else None' "$tmp/nat.$1"
 }
 wait_types() {  # until both nodes report a connection type (bounded: 40 s; a relayed
-  # handshake may take hole_punch_timeout + relay_handshake_window = 22 s)
+  # handshake may take hole_punch_timeout + relay_handshake_window = 32 s)
   ta="" tb=""
   local end=$((SECONDS + 40)) tick=0
   while [ $SECONDS -lt $end ]; do
