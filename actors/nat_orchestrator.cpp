@@ -159,13 +159,15 @@ class nat_orchestrator_impl : public traced<nat_orchestrator_actor::base> {
     o.listen_port = listen_port_;
     // Our relay as a client: the cluster's relay at relay_server.external_addr
     // (see the header), keyed with the cluster credential.
+    // A bad address is logged and NAT goes on without it (as for the server).
     if (config_.relay_server) {
-      auto ext = net::endpoint::parse(config_.relay_server->external_addr);
-      if (!ext)
-        return error(errc::invalid_argument,
-                     "relay_server.external_addr '" + config_.relay_server->external_addr + "' is not ip:port");
-      o.relay = *ext;
-      o.relay_credential = config_.relay_server->auth_credential;
+      if (auto ext = net::endpoint::parse(config_.relay_server->external_addr)) {
+        o.relay = *ext;
+        o.relay_credential = config_.relay_server->auth_credential;
+      } else {
+        spdlog::warn("nat: no relay client: relay_server.external_addr '{}' is not ip:port",
+                     config_.relay_server->external_addr);
+      }
     }
     auto n = nn::nat_traversal::create(std::move(o));
     if (!n) return std::move(n).err();
