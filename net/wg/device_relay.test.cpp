@@ -197,6 +197,19 @@ TEST_CASE("a relayed peer's packets go wrapped through the relay and come back a
   CHECK(a->counters().tx_packets >= 1);
   CHECK(relay.not_framed == 0);
 
+  // Only WireGuard comes out of a frame: a frame from the relay carrying
+  // anything else is not unwrapped but handed whole to the foreign handler.
+  std::atomic<size_t> foreign_len{0};
+  b->set_foreign_datagram_handler(
+      [&](std::span<const uint8_t> d, const net::endpoint&) { foreign_len = d.size(); });
+  const uint8_t not_wg[] = {frame_tag, 0xff, 'x', 'y'};
+  sockaddr_in to_b = loopback(b->listen_port());
+  REQUIRE(::sendto(relay.fd.get(), not_wg, sizeof not_wg, 0, reinterpret_cast<sockaddr*>(&to_b), sizeof to_b) ==
+          ssize_t(sizeof not_wg));
+  for (int i = 0; i < 200 && foreign_len == 0; ++i) std::this_thread::sleep_for(10ms);
+  CHECK(foreign_len == sizeof not_wg);
+  b->set_foreign_datagram_handler(nullptr);
+
   // Nothing went to the virtual endpoints themselves.
   CHECK(sink_b.next_first_byte() == -1);
   CHECK(sink_a.next_first_byte() == -1);
