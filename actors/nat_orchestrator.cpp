@@ -12,6 +12,7 @@
 #include "actors/nat_wire.hpp"
 #include "actors/traced.hpp"
 #include "crypto/keys.hpp"
+#include "net/nat/relay_routes.hpp"
 #include "net/nat/relay_service.hpp"
 #include "net/wg/device.hpp"
 
@@ -155,15 +156,23 @@ class nat_orchestrator_impl : public traced<nat_orchestrator_actor::base> {
     }
     nn::nat_traversal_options o;
     o.config = config_;
-    // See the header: relayed data is not wired into the device yet, so no
-    // relay candidate may be offered (TURN or our relay as a client).
-    if (!o.config.turn_servers.empty())
-      spdlog::warn("nat: turn_servers ignored: relayed data through the device is not implemented yet");
-    o.config.turn_servers.clear();
     o.listen_port = listen_port_;
+    // Our relay as a client: the cluster's relay at relay_server.external_addr
+    // (see the header), keyed with the cluster credential.
+    // A bad address is logged and NAT goes on without it (as for the server).
+    if (config_.relay_server) {
+      if (auto ext = net::endpoint::parse(config_.relay_server->external_addr)) {
+        o.relay = *ext;
+        o.relay_credential = config_.relay_server->auth_credential;
+      } else {
+        spdlog::warn("nat: no relay client: relay_server.external_addr '{}' is not ip:port",
+                     config_.relay_server->external_addr);
+      }
+    }
     auto n = nn::nat_traversal::create(std::move(o));
     if (!n) return std::move(n).err();
     nat_ = std::move(n).value();
+    routes_ = std::make_shared<nn::relay_routes>();
     for (const auto& [k, cs] : peers_)
       if (auto r = nat_->set_peer(k, cs); !r) spdlog::warn("nat: peer {}: {}", k, r.err().message);
     {
@@ -173,13 +182,16 @@ class nat_orchestrator_impl : public traced<nat_orchestrator_actor::base> {
             [l = link_](std::span<const uint8_t> d, const net::endpoint& from) {
               l->push({from, nn::bytes(d.begin(), d.end())});
             });
+        link_->device->set_relay_hook(routes_);
       }
     }
     ++gen_;
     delayed_send(this, poll_interval, nat_poll_atom::value, gen_);
     delayed_send(this, config_.stun_refresh_interval, nat_rfsh_atom::value, gen_);
-    spdlog::info("NAT traversal started on port {} ({} STUN servers, {} peers with candidates)", listen_port_,
-                 config_.stun_servers.size(), peers_.size());
+    spdlog::info("NAT traversal started on port {} ({} STUN servers, {} TURN servers, relay client {}, {} peers "
+                 "with candidates)",
+                 listen_port_, config_.stun_servers.size(), config_.turn_servers.size(),
+                 o.relay ? o.relay->to_string() : "off", peers_.size());
     return {};
   }
 
@@ -187,9 +199,13 @@ class nat_orchestrator_impl : public traced<nat_orchestrator_actor::base> {
     ++gen_;  // pending timers of this instance become no-ops
     if (nat_ && link_) {
       std::lock_guard lock(link_->mu);
-      if (link_->device) link_->device->set_foreign_datagram_handler(nullptr);
+      if (link_->device) {
+        link_->device->set_foreign_datagram_handler(nullptr);
+        link_->device->set_relay_hook(nullptr);
+      }
     }
     nat_.reset();
+    routes_.reset();
     relay_.reset();
     if (link_) (void)link_->take();
   }
@@ -218,6 +234,12 @@ class nat_orchestrator_impl : public traced<nat_orchestrator_actor::base> {
       if (!st) return nn::handshake_info{};
       return handshake_info_of(st->last_handshake, st->endpoint, now);
     });
+    // Binds and allocations may have changed: the device's relayed data
+    // path follows (a new table only when something changed).
+    if (auto r = nat_->relay_routes(); r != routes_->routes()) {
+      spdlog::info("nat: {} relayed route(s)", r.size());
+      routes_->set(std::move(r));
+    }
     for (const auto& a : acts) act(*dev, a);
     // Outcomes change without actions (a handshake seen, a deadline passed):
     // publish on actions and at least once a second.
@@ -258,7 +280,11 @@ class nat_orchestrator_impl : public traced<nat_orchestrator_actor::base> {
         (void)dev.send_raw(punch_payload, a.to, nn::punch_ttl);
         break;
       case nn::connect_action::kind::bind_relay:
-        break;  // no relay client is configured (header: not done)
+        // nat_traversal::connect_tick already asked our relay / TURN to bind;
+        // the route reaches the device above, before the set_endpoint that
+        // follows in the same batch.
+        spdlog::info("nat: peer {} falls back to relay candidate {}", a.peer, a.to.to_string());
+        break;
     }
   }
 
@@ -279,7 +305,24 @@ class nat_orchestrator_impl : public traced<nat_orchestrator_actor::base> {
   }
 
   void publish_attempts() {
-    obs_->set_nat_attempts(nat_ ? nat_attempts_json(nat_->snapshot(), nn::steady::now()) : "[]");
+    if (!nat_) {
+      obs_->set_nat_attempts("[]");
+      types_.clear();
+      return;
+    }
+    auto v = nat_->snapshot();
+    obs_->set_nat_attempts(nat_attempts_json(v, nn::steady::now()));
+    // Log each peer's connection type when it changes, with the reason.
+    std::map<std::string, nn::connection_type> now_types;
+    for (const auto& p : v.peers) {
+      if (!p.type) continue;
+      now_types[p.peer] = *p.type;
+      auto it = types_.find(p.peer);
+      if (it != types_.end() && it->second == *p.type) continue;
+      spdlog::info("nat: peer {} {} ({})", p.peer, nn::to_string(*p.type),
+                   p.log.empty() ? std::string("-") : p.log.back().reason);
+    }
+    types_ = std::move(now_types);  // bounded by the planner's peers
   }
 
   observability* obs_;
@@ -288,9 +331,11 @@ class nat_orchestrator_impl : public traced<nat_orchestrator_actor::base> {
   std::shared_ptr<nat_device_link> link_;
   std::map<std::string, std::vector<nn::candidate>> peers_;  // bounded by connect_planner::max_peers
   std::unique_ptr<nn::nat_traversal> nat_;
+  std::shared_ptr<nn::relay_routes> routes_;  // the device's relay hook while NAT runs
   std::unique_ptr<relay_runner> relay_;
   uint32_t gen_ = 0;
   nn::steady::time_point published_{};  // last publish_attempts from poll()
+  std::map<std::string, nn::connection_type> types_;  // as last logged
 };
 }  // namespace
 

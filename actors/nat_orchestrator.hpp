@@ -21,9 +21,20 @@
 // (the same as a nat_tick). Both carry a generation number so timers of a
 // torn-down overlay die out.
 //
-// Not done: relayed data (our relay client, TURN) needs the device to wrap
-// and unwrap peer packets; until it can, no relay candidate is offered and a
-// peer no direct pair reaches is reported unreachable.
+// Relays: with relay_server configured the node runs the built-in relay
+// server (once, on listen_port) AND uses the cluster relay named by
+// relay_server.external_addr as a client with auth_credential (the agent
+// gives every node the same spec; the node at external_addr is the relay
+// everyone uses; a standalone overlay-relayd works the same). With
+// turn_servers it allocates on each TURN server (long-term credentials).
+// Allocations go out of the device's socket and are refreshed at half their
+// lifetime; each yields a relay candidate (priority 10). When no direct pair
+// completes a handshake within hole_punch_timeout and the peer offers a
+// relay candidate we can use, the connect step binds it (our relay: bind;
+// TURN: permission + ChannelBind), the routes go to the device's relay hook
+// (net/nat/relay_routes.hpp) and the peer's endpoint becomes that relay
+// candidate; connection type "relayed", reason in GET /v1/nat/attempts.
+// Relayed peers retry direct every direct_retry_interval (connect_planner).
 #pragma once
 
 #include <caf/fwd.hpp>

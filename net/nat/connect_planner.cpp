@@ -206,7 +206,7 @@ void connect_planner::after_pairs(const std::string& id, peer_state& p, steady::
     p.relay_endpoint = c.address;
     p.ph = phase::relaying;
     p.attempt_start = now;
-    p.pair_deadline = now + params_.hole_punch_timeout;
+    p.pair_deadline = now + std::max(params_.hole_punch_timeout, params_.relay_window);
     p.log.back().pairs_tried.push_back("relay " + c.address.to_string());
     out.push_back({connect_action::kind::bind_relay, id, c.address});
     out.push_back({connect_action::kind::set_endpoint, id, c.address});
@@ -214,7 +214,11 @@ void connect_planner::after_pairs(const std::string& id, peer_state& p, steady::
     p.next_initiate = now + params_.reinitiate;
     return;
   }
-  finish(p, connection_type::unreachable, std::nullopt, why + "; no usable relay candidate", now);
+  const bool offered = std::any_of(p.remote.begin(), p.remote.end(),
+                                   [](const candidate& c) { return c.type == candidate_type::relay; });
+  why += offered ? "; no usable relay candidate" : "; the peer offers no relay candidate";
+  if (!relay_problem_.empty()) why += " (" + relay_problem_ + ")";
+  finish(p, connection_type::unreachable, std::nullopt, why, now);
 }
 
 void connect_planner::finish(peer_state& p, connection_type t, std::optional<endpoint> ep, std::string reason,

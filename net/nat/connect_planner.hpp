@@ -96,6 +96,7 @@ struct connect_params {
   std::chrono::seconds direct_retry = direct_retry_interval;
   std::chrono::seconds fresh_for = handshake_fresh_for;
   std::chrono::seconds lost_after = handshake_lost_after;
+  std::chrono::seconds relay_window = relay_handshake_window;  // at least; see nat_constants.hpp
 };
 
 class connect_planner {
@@ -112,6 +113,11 @@ class connect_planner {
                                    const relay_oracle& relay_usable);
 
   std::vector<peer_connect_status> snapshot() const;
+
+  // Why our own relays are not usable right now ("relay 198.51.100.1:3490:
+  // did not answer ..."), appended to the reason of an attempt that ends
+  // unreachable for want of a usable relay. Empty = nothing to say.
+  void set_relay_problem(std::string why) { relay_problem_ = std::move(why); }
 
  private:
   enum class phase { idle, punching, relaying, connected, unreachable };
@@ -144,6 +150,7 @@ class connect_planner {
   connect_params params_;
   std::vector<candidate> local_;
   std::map<std::string, peer_state> peers_;
+  std::string relay_problem_;
 };
 
 }  // namespace overlayd::net::nat

@@ -107,9 +107,65 @@ TEST_CASE("a failed attempt tries every pair within the hole punch timeout and l
   REQUIRE(st[0].type == connection_type::unreachable);
   CHECK(st[0].log[0].pairs_tried == std::vector<std::string>{"host 10.0.0.9:51820", "server-reflexive 203.0.113.9:4000"});
   CHECK(st[0].log[0].reason.find("no usable relay candidate") != std::string::npos);
+  CHECK(st[0].log[0].reason.ends_with("; no usable relay candidate"));  // no relay problem was set
   size_t punches = 0;
   for (const auto& a : w.seen) punches += a.what == connect_action::kind::punch;
   CHECK(punches >= 20);  // every 500 ms to both remotes for 15 s
+}
+
+TEST_CASE("an unreachable peer's reason says whether it offered a relay and why ours is unusable") {
+  auto pl = planner();
+  pl.set_local_candidates({host("192.168.1.2:51820")});
+  pl.set_relay_problem("relay 198.51.100.1:3490: did not answer (wrong credential, or unreachable)");
+  REQUIRE(pl.set_peer("with", {host("10.0.0.9:51820"), relay_c("198.51.100.1:50000")}).ok());
+  REQUIRE(pl.set_peer("without", {host("10.0.0.8:51820")}).ok());
+  world w;
+  w.relay_ok = false;
+  steady::time_point now{};
+  w.run(pl, now, 16s);
+  auto st = pl.snapshot();
+  REQUIRE(st.size() == 2);
+  CHECK(st[0].peer == "with");
+  CHECK(st[0].type == connection_type::unreachable);
+  CHECK(st[0].log[0].reason ==
+        "no handshake on 1 direct pair(s) within 15 s; no usable relay candidate "
+        "(relay 198.51.100.1:3490: did not answer (wrong credential, or unreachable))");
+  CHECK(st[1].log[0].reason.find("; the peer offers no relay candidate (relay 198.51.100.1:3490") != std::string::npos);
+}
+
+TEST_CASE("a handshake through the relay gets relay_window even with a short hole punch timeout") {
+  for (bool answers : {true, false}) {
+    CAPTURE(answers);
+    connect_planner pl({10, 4s, 500ms, 1500ms, 2000ms, 120s, 75s, 180s});  // relay_window: the default 26 s
+    pl.set_local_candidates({host("192.168.1.2:51820")});
+    REQUIRE(pl.set_peer("p", {host("10.0.0.9:51820"), relay_c("198.51.100.1:50000")}).ok());
+    std::optional<steady::time_point> bound, last;
+    std::optional<endpoint> cur;
+    steady::time_point now{};
+    for (; now < steady::time_point{} + 60s; now += 100ms) {
+      auto acts = pl.tick(
+          now, [&](const std::string&) { return handshake_info{last, cur}; }, [](const endpoint&) { return true; });
+      for (const auto& a : acts) {
+        if (a.what == connect_action::kind::bind_relay && !bound) bound = now;
+        if (a.what == connect_action::kind::set_endpoint) cur = a.to;
+      }
+      // The relayed handshake completes 20 s after the fallback (four
+      // lost WireGuard initiations later), or never.
+      if (answers && bound && !last && now >= *bound + 20s) last = now;
+      if (pl.snapshot()[0].type) break;
+    }
+    REQUIRE(bound);
+    auto st = pl.snapshot();
+    REQUIRE(st[0].type);
+    if (answers) {
+      CHECK(*st[0].type == connection_type::relayed);
+      CHECK(now - *bound >= 20s);
+    } else {
+      CHECK(*st[0].type == connection_type::unreachable);
+      CHECK(now - *bound >= relay_handshake_window);
+      CHECK(now - *bound <= relay_handshake_window + 200ms);
+    }
+  }
 }
 
 TEST_CASE("a relayed peer retries direct periodically and moves off the relay when it works") {

@@ -50,6 +50,17 @@ inline constexpr std::chrono::milliseconds punch_lead{1500};
 // While a pair or the relay is being tried, the initiation is repeated this
 // often (the first ones may die before the peer's side is ready).
 inline constexpr std::chrono::milliseconds reinitiate_interval{2000};
+// How long a handshake through the relay may take before the peer counts as
+// unreachable (at least; hole_punch_timeout if longer). WireGuard sends at
+// most one initiation per REKEY_TIMEOUT (5 s). Both sides punched in step,
+// so their retransmission timers fire within the 333 ms jitter of each
+// other; two initiations that cross (each sent before the other's was
+// processed, a window of the relay's latency plus the handshake thread's
+// wake-up, tens of ms on a loaded host) void each other: each side keeps
+// only the newest handshake state and drops the other's response. Measured
+// in nat_relay_nodes.sh on a loaded 2-core host: 2 of 10 first exchanges
+// crossed. Five initiations' worth.
+inline constexpr std::chrono::seconds relay_handshake_window{26};
 inline constexpr size_t connect_log_depth = 8;
 
 // --- Our relay (docs/relay-protocol.md) ---

@@ -96,11 +96,57 @@ std::vector<candidate> nat_traversal::local_candidates() const {
   return out;
 }
 
+std::vector<relay_route> nat_traversal::relay_routes() const {
+  std::vector<relay_route> out;
+  if (relay_ && relay_->state() == relay_client_state::allocated && relay_->relayed_endpoint()) {
+    for (uint16_t port : relay_->peer_ports()) {
+      relay_route r;
+      r.how = relay_route::kind::ours;
+      r.peer = endpoint(relay_->relayed_endpoint()->ip(), port);
+      r.server = relay_->server();
+      r.session_id = relay_->session_id();
+      r.token = relay_->token();
+      out.push_back(r);
+    }
+  }
+  for (const auto& t : turn_) {
+    if (t->state() != turn_state::allocated) continue;
+    for (const auto& [peer, channel] : t->channels()) {
+      relay_route r;
+      r.how = relay_route::kind::turn;
+      r.peer = peer;
+      r.server = t->server();
+      r.channel = channel;
+      out.push_back(r);
+    }
+  }
+  return out;
+}
+
 status nat_traversal::set_peer(const std::string& peer, std::vector<candidate> remote) {
   return planner_.set_peer(peer, std::move(remote));
 }
 
 void nat_traversal::remove_peer(const std::string& peer) { planner_.remove_peer(peer); }
+
+std::string nat_traversal::relay_problem() const {
+  std::string out;
+  auto add = [&](const std::string& s) { out += (out.empty() ? "" : "; ") + s; };
+  if (relay_) {
+    if (relay_->state() == relay_client_state::failed)
+      add("relay " + relay_->server().to_string() + ": " + relay_->last_error());
+    else if (unsigned n = relay_->allocate_transmissions(); n >= 2)
+      add("relay " + relay_->server().to_string() + ": allocation unanswered after " + std::to_string(n) +
+          " tries (wrong credential, or unreachable)");
+    else if (relay_->state() != relay_client_state::allocated)
+      add("relay " + relay_->server().to_string() + ": no allocation yet");
+  }
+  for (const auto& t : turn_) {
+    if (t->state() == turn_state::failed) add("TURN " + t->server().to_string() + ": " + t->last_error());
+    else if (t->state() != turn_state::allocated) add("TURN " + t->server().to_string() + ": no allocation yet");
+  }
+  return out;
+}
 
 bool nat_traversal::relay_usable(const endpoint& c) const {
   // A relay candidate on our relay (same IP as our own relayed address) goes
@@ -113,6 +159,7 @@ bool nat_traversal::relay_usable(const endpoint& c) const {
 
 std::vector<connect_action> nat_traversal::connect_tick(const nat_clock& now, const handshake_oracle& handshake) {
   planner_.set_local_candidates(local_candidates());
+  planner_.set_relay_problem(relay_problem());
   auto acts = planner_.tick(now.mono, handshake, [this](const endpoint& c) { return relay_usable(c); });
   for (const auto& a : acts) {
     if (a.what != connect_action::kind::bind_relay) continue;

@@ -24,6 +24,7 @@
 #include "net/nat/connect_planner.hpp"
 #include "net/nat/nat_config.hpp"
 #include "net/nat/relay_client.hpp"
+#include "net/nat/relay_routes.hpp"
 #include "net/nat/stun_client.hpp"
 #include "net/nat/turn_client.hpp"
 
@@ -72,6 +73,9 @@ class nat_traversal {
   std::optional<outgoing_datagram> wrap(const endpoint& to, byte_span packet) const;
 
   std::vector<candidate> local_candidates() const;
+  // The relayed data path as it stands: one route per peer bound on our
+  // relay or given a TURN channel (for relay_routes::set, i.e. the device).
+  std::vector<relay_route> relay_routes() const;
 
   status set_peer(const std::string& peer, std::vector<candidate> remote);
   void remove_peer(const std::string& peer);
@@ -85,6 +89,7 @@ class nat_traversal {
   explicit nat_traversal(nat_traversal_options opts, std::vector<endpoint> stun, std::vector<turn_server_config> turn,
                          std::vector<endpoint> turn_eps);
   bool relay_usable(const endpoint& relay_candidate) const;
+  std::string relay_problem() const;  // why a relay client is not allocated ("" = all are)
 
   nat_traversal_options opts_;
   std::vector<endpoint> stun_servers_;

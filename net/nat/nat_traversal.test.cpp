@@ -132,6 +132,33 @@ TEST_CASE("two nodes gather candidates, fail direct, and exchange packets throug
   // Packets to non-relayed endpoints are left to the device.
   CHECK_FALSE(a->wrap(ep("203.0.113.2:40002"), bytes{1}));
 
+  // The device's data path (relay_routes, the relay hook) frames the same
+  // way from the routes nat_traversal publishes, and the relay forwards
+  // those frames to B, whose routes unwrap them as coming from A's relay
+  // candidate.
+  relay_routes ra, rb;
+  ra.set(a->relay_routes());
+  rb.set(b->relay_routes());
+  REQUIRE(ra.routes().size() == 1);
+  CHECK(ra.routes()[0].peer == relay_b);
+  CHECK(ra.relays(relay_b));
+  std::vector<uint8_t> hooked;
+  endpoint server;
+  const bytes wg_packet{0x04, 0, 0, 0, 42};
+  REQUIRE(ra.wrap(relay_b, wg_packet, hooked, server));
+  CHECK(server == relay_ep);
+  CHECK(hooked == frame->data);
+  auto forwarded = w.relay.on_datagram(w.pub(a_priv), hooked, now.wall);
+  REQUIRE(forwarded.size() == 1);
+  CHECK(forwarded[0].to == w.pub(b_priv));
+  auto u = rb.unwrap(forwarded[0].data, relay_ep);
+  REQUIRE(u);
+  CHECK(u->from == ca[2].address);
+  CHECK(bytes(forwarded[0].data.begin() + long(u->offset), forwarded[0].data.begin() + long(u->offset + u->len)) ==
+        wg_packet);
+  // A frame for B that did not come from the relay is not claimed.
+  CHECK_FALSE(rb.unwrap(forwarded[0].data, ep("198.51.100.1:3491")));
+
   auto st = a->snapshot();
   CHECK(st.problems.empty());
   CHECK(st.last_refresh);

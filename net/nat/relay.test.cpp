@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <algorithm>
+
 #include "net/nat/nat_constants.hpp"
 #include "net/nat/relay_client.hpp"
 #include "net/nat/relay_server.hpp"
@@ -133,7 +135,14 @@ TEST_CASE("a client with the wrong credential never allocates") {
   net_sim sim{server, {{ep("203.0.113.10:40001"), &c}}, {}};
   wall::time_point t = wall::now();
   c.start(t);
-  for (int i = 0; i < 100 && c.state() == relay_client_state::allocating; ++i, t += 1s) sim.run(t);
+  CHECK(c.allocate_transmissions() == 0);
+  unsigned most = 0;
+  for (int i = 0; i < 100 && c.state() == relay_client_state::allocating; ++i, t += 1s) {
+    sim.run(t);
+    most = std::max(most, c.allocate_transmissions());
+  }
+  CHECK(most == relay_request_max_transmissions);  // visible while unanswered
+  CHECK(c.allocate_transmissions() == 0);           // nothing pending once failed
   CHECK(c.state() == relay_client_state::failed);
   CHECK(server.session_count() == 0);
   CHECK(server.stats().dropped_auth == relay_request_max_transmissions);

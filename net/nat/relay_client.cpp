@@ -161,6 +161,18 @@ status relay_client::bind_peer(const endpoint& peer_relayed, wall::time_point no
 
 void relay_client::unbind_peer(const endpoint& peer_relayed) { peers_.erase(peer_relayed.port()); }
 
+unsigned relay_client::allocate_transmissions() const {
+  for (const auto& p : pending_)
+    if (p.type == msg_type::allocate) return p.sent;
+  return 0;
+}
+
+std::vector<uint16_t> relay_client::peer_ports() const {
+  std::vector<uint16_t> out;
+  for (const auto& [port, p] : peers_) out.push_back(port);
+  return out;
+}
+
 bool relay_client::is_relayed_peer(const endpoint& ep) const {
   return relayed_ && ep.ip() == relayed_->ip() && peers_.count(ep.port());
 }

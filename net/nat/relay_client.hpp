@@ -69,6 +69,14 @@ class relay_client {
   std::optional<endpoint> relayed_endpoint() const;   // our relay candidate
   std::optional<endpoint> reflexive_endpoint() const { return reflexive_; }
   const endpoint& server() const noexcept { return opts_.server; }
+  // What the device's data path needs (relay_routes.hpp): our session, its
+  // token and the relay ports of the peers we asked to reach.
+  uint32_t session_id() const noexcept { return session_; }
+  uint64_t token() const noexcept { return token_; }
+  std::vector<uint16_t> peer_ports() const;
+  // Transmissions of the allocation still waiting for an answer (0 = none
+  // pending): a relay that drops us (wrong credential) shows here first.
+  unsigned allocate_transmissions() const;
 
  private:
   struct pending {

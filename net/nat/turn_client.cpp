@@ -220,6 +220,12 @@ status turn_client::add_peer(const endpoint& peer, steady::time_point now) {
   return {};
 }
 
+std::vector<std::pair<endpoint, uint16_t>> turn_client::channels() const {
+  std::vector<std::pair<endpoint, uint16_t>> out;
+  for (const auto& [peer, ps] : peers_) out.push_back({peer, ps.channel});
+  return out;
+}
+
 bool turn_client::channel_bound(const endpoint& peer) const {
   auto it = peers_.find(peer);
   return it != peers_.end() && it->second.bound;

@@ -55,6 +55,10 @@ class turn_client {
   // the permission is; nullopt for unknown peers or before that.
   std::optional<outgoing_datagram> wrap(const endpoint& peer, byte_span payload) const;
   bool channel_bound(const endpoint& peer) const;
+  // Every peer with its channel number (bound or still binding): what the
+  // device's data path frames ChannelData with (relay_routes.hpp).
+  std::vector<std::pair<endpoint, uint16_t>> channels() const;
+  const endpoint& server() const noexcept { return opts_.server; }
   // Refresh with LIFETIME 0 (deallocate); the client returns to idle.
   std::optional<outgoing_datagram> release(steady::time_point now);
 

@@ -280,6 +280,13 @@ void device::set_foreign_datagram_handler(foreign_datagram_handler h) {
     foreign_.store(nullptr);
 }
 
+void device::set_relay_hook(std::shared_ptr<const relay_hook> h) {
+  const bool set = h != nullptr;
+  if (!set) relay_set_.store(false, std::memory_order_relaxed);
+  relay_.store(std::move(h));
+  if (set) relay_set_.store(true, std::memory_order_relaxed);
+}
+
 overlayd::status device::send_raw(std::span<const uint8_t> data, const net::endpoint& to) {
   return udp_.load()->send_to(data, to);
 }

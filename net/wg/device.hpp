@@ -41,6 +41,7 @@
 #include "net/wg/device_config.hpp"
 #include "net/wg/device_state.hpp"
 #include "net/wg/index_table.hpp"
+#include "net/wg/relay_hook.hpp"
 #include "net/wg/tun.hpp"
 #include "net/wg/uapi.hpp"
 #include "net/wg/uapi_server.hpp"
@@ -134,6 +135,10 @@ class device : public uapi_handler {
   // mapping needs). Per datagram (a control message): the socket's TTL, and
   // so the data path's, is untouched.
   overlayd::status send_raw(std::span<const uint8_t> data, const net::endpoint& to, int ttl);
+  // Relayed peers (relay_hook.hpp): packets to an endpoint the hook claims
+  // go to the relay wrapped; relay data frames come back as WireGuard from
+  // that endpoint. Null removes it. Thread-safe, takes effect at once.
+  void set_relay_hook(std::shared_ptr<const relay_hook> h);
 
   // uapi_handler
   device_status uapi_get() override { return current_status(); }
@@ -152,6 +157,8 @@ class device : public uapi_handler {
   std::atomic<std::shared_ptr<const snapshot>> snap_;
   std::atomic<std::shared_ptr<udp_socket>> udp_;
   std::atomic<std::shared_ptr<const foreign_datagram_handler>> foreign_;
+  std::atomic<std::shared_ptr<const relay_hook>> relay_;
+  std::atomic<bool> relay_set_{false};  // cheap "no hook" check for the packet path
 
   tun_device tun_;
   uint32_t mtu_;

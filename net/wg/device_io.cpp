@@ -150,6 +150,11 @@ class tx_batch {
   }
 
   void add_out(const udp_socket& udp, uint8_t* buf, size_t wire) {
+    if (relay_) {
+      if (io_.send_to_endpoint(udp, {buf, wire}, relay_to_)) io_.bump(io_.c.tx_packets);
+      else io_.bump(io_.c.tx_send_failed);
+      return;
+    }
     if (out_.full()) flush_out(udp);
     out_.add(buf, wire, dst_, dst_len_);
   }
@@ -167,7 +172,15 @@ class tx_batch {
     kp_ = p->proto().send_keypair();
     auto ep = p->endpoint();
     have_ep_ = false;
+    relay_.reset();
     if (ep) {
+      // A relayed peer: its packets are framed one by one for the relay.
+      if (auto h = io_.relay(); h && h->relays(*ep)) {
+        relay_ = std::move(h);
+        relay_to_ = *ep;
+        have_ep_ = true;
+        return;
+      }
       auto len = udp.to_sockaddr(*ep, dst_);
       if (len) {
         dst_len_ = *len;
@@ -245,6 +258,8 @@ class tx_batch {
   device_peer* cur_ = nullptr;
   std::shared_ptr<keypair> kp_;
   bool have_ep_ = false;
+  std::shared_ptr<const relay_hook> relay_;  // set when the group's peer is relayed
+  net::endpoint relay_to_;
   bool sent_in_group_ = false;
   uint64_t bytes_in_group_ = 0;
   sockaddr_storage dst_{};
@@ -321,6 +336,10 @@ void device::impl::handle_datagram(const snapshot& s, uint8_t* buf, size_t len,
   if (!type) {
     if (looks_like_wireguard(buf, len)) {
       bump(c.rx_malformed);
+    } else if (auto inner = unwrap_relayed(buf, len, src)) {
+      // A relay data frame: the WireGuard packet inside, as if it came from
+      // the peer's relayed endpoint (inner is WireGuard: no recursion).
+      handle_datagram(s, buf + inner->offset, inner->len, inner->from);
     } else if (auto h = dev.foreign_.load()) {
       bump(c.rx_foreign);
       (*h)({buf, len}, src);
@@ -422,7 +441,7 @@ void device::impl::handle_handshake(const handshake_item& it) {
   if (mc == mac_check::invalid) return bump(c.rx_handshake_dropped);
   if (mc != mac_check::valid_cookie && under_load()) {
     auto reply = dev.cookies_.make_reply(msg, load_le32(it.bytes.data() + 4), it.src);
-    if (dev.udp_.load()->send_to(reply.bytes(), it.src)) bump(c.rx_cookie_replies_sent);
+    if (send_to_endpoint(*dev.udp_.load(), reply.bytes(), it.src)) bump(c.rx_cookie_replies_sent);
     return;
   }
   if (*type == message_type::initiation) {
@@ -451,8 +470,29 @@ void device::impl::handle_handshake(const handshake_item& it) {
 void device::impl::send_to_peer(device_peer& p, std::span<const uint8_t> msg) {
   auto ep = p.endpoint();
   if (!ep) return bump(c.tx_no_endpoint);
-  if (!dev.udp_.load()->send_to(msg, *ep)) return bump(c.tx_send_failed);
+  if (!send_to_endpoint(*dev.udp_.load(), msg, *ep)) return bump(c.tx_send_failed);
   p.tx_bytes.fetch_add(msg.size(), std::memory_order_relaxed);
+}
+
+bool device::impl::send_to_endpoint(const udp_socket& udp, std::span<const uint8_t> msg, const net::endpoint& to) {
+  if (auto h = relay()) {
+    thread_local std::vector<uint8_t> frame;  // this thread's scratch (several threads send)
+    net::endpoint server;
+    if (h->wrap(to, msg, frame, server)) return static_cast<bool>(udp.send_to(frame, server));
+  }
+  return static_cast<bool>(udp.send_to(msg, to));
+}
+
+std::optional<relay_hook::unwrapped> device::impl::unwrap_relayed(const uint8_t* buf, size_t len,
+                                                                  const net::endpoint& src) {
+  auto h = relay();
+  if (!h) return std::nullopt;
+  auto u = h->unwrap({buf, len}, src);
+  if (!u || u->offset > len || u->len > len - u->offset) return std::nullopt;
+  // Only WireGuard may come out of a frame (so the caller's recursion is one
+  // level deep); anything else goes on to the foreign handler.
+  if (!message_type_of({buf + u->offset, u->len})) return std::nullopt;
+  return u;
 }
 
 void device::impl::send_keepalive(device_peer& p) {

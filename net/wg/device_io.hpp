@@ -74,6 +74,17 @@ struct device::impl {
   // Sends a handshake or keepalive-sized message to the peer's endpoint.
   void send_to_peer(device_peer& p, std::span<const uint8_t> msg);
   void send_keepalive(device_peer& p);
+  // Sends one message to an endpoint: wrapped to the relay when the relay
+  // hook claims `to` (relay_hook.hpp), else directly. False = send failed.
+  bool send_to_endpoint(const udp_socket& udp, std::span<const uint8_t> msg, const net::endpoint& to);
+  // A relay data frame's inner WireGuard packet and virtual source, if the
+  // hook claims the datagram.
+  std::optional<relay_hook::unwrapped> unwrap_relayed(const uint8_t* buf, size_t len, const net::endpoint& src);
+  // The relay hook, or null (one relaxed load when none is installed).
+  std::shared_ptr<const relay_hook> relay() const {
+    if (!dev.relay_set_.load(std::memory_order_relaxed)) return nullptr;
+    return dev.relay_.load();
+  }
   // Encrypts and sends whatever the peer staged while it had no session;
   // with nothing staged, a keepalive if `keepalive_if_empty`.
   void flush_staged(device_peer& p, bool keepalive_if_empty);
