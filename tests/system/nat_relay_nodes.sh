@@ -30,6 +30,7 @@
 #     overlay-relayd counted B's refused (unauthenticated) allocations.
 # Exit 0 pass, 1 fail, 77 skipped (not root / missing tools).
 set -eEuo pipefail
+. "$(dirname "$0")/lib/quiet_grep.bash"  # grep -q without the pipefail SIGPIPE race
 [ "$(id -u)" = 0 ] || { echo "skip: needs root"; exit 77; }
 for c in ip nft turnserver curl python3 ping; do
   command -v "$c" >/dev/null || { echo "skip: missing $c"; exit 77; }

@@ -27,6 +27,7 @@
 #  5. GET /v1/nat answers the same snapshot, GET /v1/nat/attempts the log.
 # Exit 0 pass, 1 fail, 77 skipped (not root / missing tools).
 set -euo pipefail
+. "$(dirname "$0")/lib/quiet_grep.bash"  # grep -q without the pipefail SIGPIPE race
 trap 'echo "FAILED at line $LINENO: $BASH_COMMAND"' ERR
 [ "$(id -u)" = 0 ] || { echo "skip: needs root"; exit 77; }
 for c in ip nft turnserver curl python3; do
@@ -185,8 +186,11 @@ ip netns exec "$SB" ping -c 3 -W 2 -i 0.2 10.200.1.1
 echo "ok 4: both hole-punched through the NATs; ping crosses the overlay both ways"
 
 # 5. The HTTP API: /v1/nat is the nat_status response, /v1/nat/attempts the log.
+# The attempt log is published on each connect action and at least once a
+# second, so it may trail nat_status by up to a second: re-read it (bounded).
 ip netns exec "$SA" curl -sf 127.0.0.1:7420/v1/nat > "$tmp/http.nat"
-python3 - "$tmp/http.nat" "$tmp/nat.a" "$tmp/attempts.a" "$kb" <<'PY'
+check_http() {
+  python3 - "$tmp/http.nat" "$tmp/nat.a" "$tmp/attempts.a" "$kb" <<'PY'
 import json, sys
 h, s, att = (json.load(open(f)) for f in sys.argv[1:4])
 assert h["result"] == "nat_status" and h["peers"] == s["peers"] and h["candidates"] == s["candidates"], (h, s)
@@ -196,6 +200,13 @@ assert p["connection_type"] == "hole-punched", p
 last = p["attempts"][-1]
 assert last["outcome"] == "hole-punched" and any("198.18.2.2:51820" in t for t in last["pairs_tried"]), p
 PY
+}
+for i in $(seq 10); do
+  check_http 2>/dev/null && break
+  sleep 0.5
+  ip netns exec "$SA" curl -sf 127.0.0.1:7420/v1/nat/attempts > "$tmp/attempts.a"
+done
+check_http
 echo "ok 5: GET /v1/nat matches nat_status; GET /v1/nat/attempts explains it"
 
 ctl a '{"op":"shutdown"}' >/dev/null
