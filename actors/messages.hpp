@@ -12,6 +12,7 @@
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <future>
@@ -161,6 +162,7 @@ struct nat_setup {
   bool up = false;
   std::optional<ipc::nat_config_spec> nat;  // as the agent sent it
   std::optional<bool> legacy_nat_enabled;   // setup_global_overlay.nat_enabled
+  std::chrono::seconds direct_retry{0};     // relayed peers retry direct this often; 0 = default
   uint16_t listen_port = 0;                 // the device's bound WireGuard port
   std::shared_ptr<nat_device_link> link;    // the device, until the supervisor clears it
 };

@@ -102,6 +102,7 @@ class nat_orchestrator_impl : public traced<nat_orchestrator_actor::base> {
       return;
     }
     config_ = nat_config_from_spec(s.nat, s.legacy_nat_enabled);
+    if (s.direct_retry.count() > 0) config_.direct_retry = s.direct_retry;
     listen_port_ = s.listen_port;
     // A new device (teardown + setup) means a new NAT instance on its socket;
     // a config that turns NAT off stops it now (a changed one applies when
@@ -262,16 +263,19 @@ class nat_orchestrator_impl : public traced<nat_orchestrator_actor::base> {
         break;
       }
       case nn::connect_action::kind::initiate_handshake: {
-        // The device has no "initiate now" call; (re)setting the persistent
-        // keepalive fires a keepalive at once, and with no session that is a
-        // handshake initiation to the current endpoint.
+        // A real initiation even when a session exists (a relayed peer
+        // retrying direct): success is a completed handshake on the new path.
+        // The persistent keepalive holds the NAT mappings afterwards.
         auto st = dev.peer(*k);
         if (!st) return;
-        wg::peer_update u;
-        u.key = *k;
-        u.update_only = true;
-        u.persistent_keepalive = st->persistent_keepalive ? st->persistent_keepalive : nat_keepalive_secs;
-        if (auto r = dev.upsert_peer(u); !r) spdlog::debug("nat: initiate to {}: {}", a.peer, r.err().message);
+        if (!st->persistent_keepalive) {
+          wg::peer_update u;
+          u.key = *k;
+          u.update_only = true;
+          u.persistent_keepalive = nat_keepalive_secs;
+          (void)dev.upsert_peer(u);
+        }
+        if (auto r = dev.initiate_handshake(*k); !r) spdlog::debug("nat: initiate to {}: {}", a.peer, r.err().message);
         break;
       }
       case nn::connect_action::kind::punch:

@@ -368,6 +368,7 @@ class supervisor_impl : public traced<supervisor_actor::base> {
       s.legacy_nat_enabled = state_.legacy_nat_enabled;
       s.listen_port = global_->device().listen_port();
       s.link = nat_link_;
+      s.direct_retry = cfg_.nat_direct_retry;
     }
     caf::anon_send(nat_, nat_setup_atom::value, std::move(s));
   }
@@ -924,6 +925,13 @@ class supervisor_impl : public traced<supervisor_actor::base> {
     if (global_) {
       auto pc = overlay::parse_peer(p.public_key, p.endpoint, p.allowed_ips, p.persistent_keepalive_secs);
       if (!pc) return ipc::resp::err{pc.err().message};
+      // The same endpoint again (the agent re-sending a peer, e.g. with new
+      // NAT candidates) leaves the device's endpoint alone: it may have
+      // roamed, or NAT traversal may have moved it to a punched or relayed
+      // address, which the agent's copy knows nothing of.
+      if (auto it = state_.global_peers.find(p.public_key);
+          it != state_.global_peers.end() && it->second.endpoint == p.endpoint)
+        pc->endpoint = net::endpoint{};
       if (auto r = global_->upsert_peer(*pc); !r) return engine_error("add_peer failed: " + r.err().message);
     } else {
       // Seed: no host transport yet → record, install when the device exists.

@@ -34,6 +34,7 @@ struct supervisor_config {
   std::string firewall_table = "overlayd";  // one per daemon on a host
   dns_config dns;
   std::chrono::seconds veth_sweep_period{60};  // orphan-veth sweep timer
+  std::chrono::seconds nat_direct_retry{0};    // relayed peers retry direct; 0 = 120 s
 };
 
 // Spawned detached: its handlers make blocking netlink/nftables calls, which

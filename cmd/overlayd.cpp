@@ -40,6 +40,10 @@ int main(int argc, char** argv) {
   app.add_option("--dns-upstream", dns_upstreams,
                  "resolver ADDR:PORT for names outside the domain (repeatable; default: "
                  "/etc/resolv.conf without loopback entries)");
+  app.add_option("--nat-direct-retry", cfg.nat_direct_retry_secs,
+                 "seconds between tries of a direct path for a relayed peer (0: 120)")
+      ->capture_default_str()
+      ->check(CLI::Range(0u, 86400u));
   app.add_option("--trace-capacity", cfg.trace_capacity,
                  "actor-trace ring size in messages; 0 turns tracing off")
       ->capture_default_str();

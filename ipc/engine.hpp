@@ -47,6 +47,7 @@ struct engine_config {
   bool trace_enabled = true;
   size_t worker_threads = 0;  // CAF scheduler threads; 0 = CAF's default
   unsigned veth_sweep_secs = 60;  // orphan veths of dead containers are removed this often
+  unsigned nat_direct_retry_secs = 0;  // relayed peers try a direct path again this often; 0 = 120 s
 };
 
 class engine {

@@ -119,3 +119,39 @@ TEST_CASE("a peer with the node's own key is ignored, as WireGuard does" * docte
     CHECK(sh("ip route show 10.200.5.0/24").empty());
   });
 }
+
+// The agent re-sends a peer it already sent (with new NAT candidates, say):
+// the same endpoint again must not undo where the device has since found the
+// peer (roaming, a punched or relayed path); a different endpoint does apply.
+TEST_CASE("add_peer with an unchanged endpoint keeps the device's current endpoint; a new one replaces it" *
+          doctest::skip(::geteuid() != 0)) {
+  in_private_netns([] {
+    scoped_engine e("edge-endpoint");
+    auto g = e.call(req::setup_global_overlay{"dep", "i0", "10.200.0.0/16", "10.200.0.0/26", 51420});
+    REQUIRE(std::holds_alternative<resp::bridge_name>(g));
+    const std::string iface = std::get<resp::bridge_name>(g).name;
+    const std::string key = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+    auto add = [&](const char* endpoint) {
+      return e.call(req::add_peer{{key, endpoint, "10.200.5.0/24", 25, {}}});
+    };
+    auto endpoint_now = [&] {
+      for (auto& p : e.status().peers)
+        if (p.public_key == key) return p.endpoint;
+      return std::string("<no peer>");
+    };
+    REQUIRE(std::holds_alternative<resp::ok>(add("10.99.0.1:51820")));
+    CHECK(endpoint_now() == "10.99.0.1:51820");
+    // The device moves the peer (as roaming or NAT traversal would), through
+    // its UAPI socket.
+    const std::string sock = e.cfg.uapi_dir + "/" + iface + ".sock";
+    const std::string py =
+        "import socket,sys; s=socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); "
+        "s.sendall(b'set=1\\npublic_key=' + b'00'*32 + b'\\nendpoint=10.99.0.2:4000\\n\\n'); print(s.recv(100).decode())";
+    REQUIRE(contains(sh("python3 -c \"" + py + "\" " + sock), "errno=0"));
+    CHECK(endpoint_now() == "10.99.0.2:4000");
+    REQUIRE(std::holds_alternative<resp::ok>(add("10.99.0.1:51820")));
+    CHECK(endpoint_now() == "10.99.0.2:4000");
+    REQUIRE(std::holds_alternative<resp::ok>(add("10.99.0.3:51820")));
+    CHECK(endpoint_now() == "10.99.0.3:51820");
+  });
+}

@@ -63,6 +63,9 @@ status connect_planner::set_peer(const std::string& peer, std::vector<candidate>
   auto& p = peers_[peer];
   if (p.remote != remote) {
     p.remote = std::move(remote);
+    // An attempt in progress is abandoned for one with the new candidates:
+    // its log entry says so rather than staying "in progress".
+    if (p.ph == phase::punching && !p.log.empty()) p.log.back().reason = "superseded by new candidates";
     if (p.ph != phase::connected) p.ph = phase::idle;  // new candidates: try again now
     p.next_attempt = {};
   }

@@ -232,3 +232,22 @@ TEST_CASE("peer and candidate counts are bounded") {
   std::vector<candidate> many(65, host("10.0.0.1:1"));
   CHECK_FALSE(pl.set_peer("p", many).ok());
 }
+
+TEST_CASE("new candidates during an attempt close its log entry and start another") {
+  connect_planner pl = planner();
+  pl.set_local_candidates({host("192.168.1.2:51820")});
+  REQUIRE(pl.set_peer("p", {srflx("203.0.113.9:4000")}).ok());
+  world w;
+  auto now = steady::time_point{} + 1000s;
+  w.run(pl, now, 2s);  // punching, nothing works
+  REQUIRE(pl.snapshot()[0].log.size() == 1);
+  CHECK(pl.snapshot()[0].log.back().reason == "in progress");
+  REQUIRE(pl.set_peer("p", {srflx("203.0.113.9:5000")}).ok());
+  w.works = ep("203.0.113.9:5000");
+  w.run(pl, now, 20s);
+  auto s = pl.snapshot()[0];
+  REQUIRE(s.log.size() == 2);
+  CHECK(s.log[0].reason == "superseded by new candidates");
+  CHECK(s.log[1].outcome == connection_type::hole_punched);
+  CHECK(s.type == connection_type::hole_punched);
+}

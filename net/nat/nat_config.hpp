@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/error.hpp"
+#include "net/nat/nat_constants.hpp"
 #include "net/ip.hpp"
 
 namespace overlayd::net::nat {
@@ -47,6 +48,9 @@ struct nat_config {
   std::chrono::seconds stun_refresh_interval;
   size_t max_candidate_pairs = 0;
   std::optional<relay_server_config> relay_server;
+  // How often a relayed peer tries a direct path again. Not in NatConfigSpec:
+  // a daemon option (overlayd --nat-direct-retry), default direct_retry_interval.
+  std::chrono::seconds direct_retry = direct_retry_interval;
 };
 
 nat_config default_nat_config();

@@ -18,11 +18,19 @@ result<std::unique_ptr<nat_traversal>> nat_traversal::create(nat_traversal_optio
                                                           std::move(turn_eps)));
 }
 
+namespace {
+connect_params planner_params(const nat_config& c) {
+  connect_params p{c.max_candidate_pairs, c.hole_punch_timeout};
+  p.direct_retry = c.direct_retry;
+  return p;
+}
+}  // namespace
+
 nat_traversal::nat_traversal(nat_traversal_options opts, std::vector<endpoint> stun,
                              std::vector<turn_server_config> turn, std::vector<endpoint> turn_eps)
     : opts_(std::move(opts)),
       stun_servers_(std::move(stun)),
-      planner_(connect_params{opts_.config.max_candidate_pairs, opts_.config.hole_punch_timeout}) {
+      planner_(planner_params(opts_.config)) {
   if (opts_.relay)
     relay_ = std::make_unique<relay_client>(relay_client_options{*opts_.relay, opts_.relay_credential});
   for (size_t i = 0; i < turn.size(); ++i)

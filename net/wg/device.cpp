@@ -287,6 +287,14 @@ void device::set_relay_hook(std::shared_ptr<const relay_hook> h) {
   if (set) relay_set_.store(true, std::memory_order_relaxed);
 }
 
+overlayd::status device::initiate_handshake(const crypto::public_key& k) {
+  auto snap = snap_.load();
+  device_peer* p = snap->find(k);
+  if (!p) return error(errc::not_found, "device " + name() + ": no such peer " + crypto::key_to_base64(k.span()));
+  if (auto msg = p->proto().create_initiation()) io_->send_to_peer(*p, msg->bytes());
+  return {};
+}
+
 overlayd::status device::send_raw(std::span<const uint8_t> data, const net::endpoint& to) {
   return udp_.load()->send_to(data, to);
 }

@@ -120,6 +120,11 @@ class device : public uapi_handler {
 
   device_status current_status() const;
   std::optional<peer_status> peer(const crypto::public_key& k) const;
+  // Sends a handshake initiation to the peer's current endpoint now, session
+  // or not (NAT traversal trying a new path for a peer it already talks to).
+  // At most one per REKEY_TIMEOUT per peer, as the protocol allows; sooner is
+  // a no-op. The protocol's timers retransmit it like any initiation.
+  overlayd::status initiate_handshake(const crypto::public_key& k);
   // True iff the peer completed a handshake at or after `since`.
   bool check_peer_handshake(const crypto::public_key& k,
                             std::chrono::system_clock::time_point since) const;

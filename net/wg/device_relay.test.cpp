@@ -227,3 +227,40 @@ TEST_CASE("a relayed peer's packets go wrapped through the relay and come back a
   CHECK(first == 4);
   CHECK(relay.from_a == from_a);
 }
+
+// Not relay-specific, but the same two-device setup: NAT traversal trying a
+// new path for a peer it already has a session with needs a real handshake
+// on that path, so initiate_handshake sends one, session or not.
+TEST_CASE("initiate_handshake starts a new handshake with a peer that already has a session") {
+  if (::geteuid() != 0) return;
+  const int tag = ::getpid() % 200;
+  auto a = make_device("wgia" + std::to_string(::getpid() % 100000), ("10.253." + std::to_string(tag) + ".1/24").c_str());
+  auto b = make_device("wgib" + std::to_string(::getpid() % 100000), ("10.254." + std::to_string(tag) + ".1/24").c_str());
+  wg::peer_update pb;
+  pb.key = b->public_key();
+  pb.endpoint = ep("127.0.0.1", b->listen_port());
+  wg::peer_update pa;
+  pa.key = a->public_key();
+  pa.endpoint = ep("127.0.0.1", a->listen_port());
+  REQUIRE(b->upsert_peer(pa).ok());
+  REQUIRE(a->upsert_peer(pb).ok());
+  auto both_since = [&](std::chrono::system_clock::time_point since) {
+    for (int i = 0; i < 500 && !(a->check_peer_handshake(b->public_key(), since) &&
+                                 b->check_peer_handshake(a->public_key(), since));
+         ++i)
+      std::this_thread::sleep_for(10ms);
+    return a->check_peer_handshake(b->public_key(), since) && b->check_peer_handshake(a->public_key(), since);
+  };
+  // The first handshake: A initiates.
+  const auto t0 = std::chrono::system_clock::now() - 1s;
+  REQUIRE(a->initiate_handshake(b->public_key()).ok());
+  REQUIRE(both_since(t0));
+  // A session exists; B (which only responded so far) starts another one now.
+  std::this_thread::sleep_for(1100ms);  // handshake times have one-second resolution
+  const auto t1 = std::chrono::system_clock::now();
+  CHECK_FALSE(a->check_peer_handshake(b->public_key(), t1));
+  REQUIRE(b->initiate_handshake(a->public_key()).ok());
+  CHECK(both_since(t1));
+  // Unknown peers are an error naming the key.
+  CHECK_FALSE(a->initiate_handshake(crypto::public_key{}).ok());
+}

@@ -24,7 +24,11 @@
 #  2. TURN: the same with nat {turn_servers [coturn, long-term credential]}
 #     and no relay_server: relay candidates 198.18.0.1:49xxx, "relayed",
 #     ping both ways;
-#  3. wrong credential: B's relay_server credential is wrong; B gets no relay
+#  3. off the relay (WireGuard port 51830, direct retried every 4 s):
+#     relayed as in 1, then both NATs turn port-preserving; with new
+#     candidates the next direct retry hole-punches and both peers leave the
+#     relay; the NATs are randomising again afterwards;
+#  4. wrong credential: B's relay_server credential is wrong; B gets no relay
 #     candidate, A does; neither peer is relayed; B's attempt reason says its
 #     relay is not usable and names it, A's that B offers no relay;
 #     overlay-relayd counted B's refused (unauthenticated) allocations.
@@ -32,7 +36,7 @@
 set -eEuo pipefail
 . "$(dirname "$0")/lib/quiet_grep.bash"  # grep -q without the pipefail SIGPIPE race
 [ "$(id -u)" = 0 ] || { echo "skip: needs root"; exit 77; }
-for c in ip nft turnserver curl python3 ping; do
+for c in ip nft turnserver curl python3 ping conntrack; do
   command -v "$c" >/dev/null || { echo "skip: missing $c"; exit 77; }
 done
 BUILD_DIR=${BUILD_DIR:-$(cd "$(dirname "$0")/../.." && pwd)/build}
@@ -109,13 +113,14 @@ grep -q listening "$tmp/relayd.log"
 
 # --- helpers ---------------------------------------------------------------------
 ctl() { "$C" --socket "$tmp/$1/ipc.sock" --timeout-ms 10000 call "$2"; }
-start_daemons() {  # phase
+start_daemons() {  # phase [extra overlayd flags...]
+  local phase=$1; shift
   daemons=()
   for n in a b; do
     local ns=$SA; [ $n = b ] && ns=$SB
     rm -rf "$tmp/$n"; mkdir -p "$tmp/$n"
     ip netns exec "$ns" "$D" --data-dir "$tmp/$n" --socket "$tmp/$n/ipc.sock" --http 127.0.0.1:7420 \
-      --uapi-dir "$tmp/$n/uapi" --firewall-table "ovl_$tag" --log-level info > "$tmp/$1.$n.log" 2>&1 &
+      --uapi-dir "$tmp/$n/uapi" --firewall-table "ovl_$tag" --log-level info "$@" > "$tmp/$phase.$n.log" 2>&1 &
     pids+=($!); daemons+=($!)
   done
   for n in a b; do
@@ -131,8 +136,8 @@ stop_daemons() {
     wait "$p"
   done
 }
-setup() {  # node instance slice nat-json
-  ctl "$1" "{\"op\":\"setup_global_overlay\",\"deployment\":\"$tag\",\"instance_id\":\"$2\",\"cluster_cidr\":\"10.200.0.0/16\",\"slice_cidr\":\"$3\",\"wg_port\":51820,\"nat\":$4}" >/dev/null
+setup() {  # node instance slice nat-json [wg-port]
+  ctl "$1" "{\"op\":\"setup_global_overlay\",\"deployment\":\"$tag\",\"instance_id\":\"$2\",\"cluster_cidr\":\"10.200.0.0/16\",\"slice_cidr\":\"$3\",\"wg_port\":${5:-51820},\"nat\":$4}" >/dev/null
 }
 relay_cand() {  # node -> its relay candidate address, once allocated (bounded)
   for _ in $(seq 50); do
@@ -196,6 +201,18 @@ ours() {  # credential
   echo "{$base,\"relay_server\":{\"listen_port\":3490,\"external_addr\":\"198.18.0.1:3490\",\"max_sessions\":4,\"auth_credential\":\"$1\"}}"
 }
 
+nat_mode() {  # "masquerade" options for both routers; their conntrack flushed
+  for r in "$RA" "$RB"; do
+    ip netns exec "$r" nft -f - <<NFT
+flush table ip ovlnat
+table ip ovlnat {
+  chain post { type nat hook postrouting priority srcnat; oifname "wan" masquerade $1; }
+}
+NFT
+    ip netns exec "$r" conntrack -F 2>/dev/null
+  done
+}
+
 # --- 1. our relay ------------------------------------------------------------------
 start_daemons p1
 setup a 1 10.200.1.0/28 "$(ours cluster-secret)"
@@ -254,8 +271,64 @@ ping_both
 stop_daemons
 echo "ok 2: both nodes relayed through coturn (TURN ChannelData from the device socket); ping crosses the overlay"
 
-# --- 3. a wrong relay credential is refused ------------------------------------------
-start_daemons p3
+# --- 3. off the relay once a direct path works ------------------------------------
+# Relayed as in 1 (relayed peers retry direct every 4 s: --nat-direct-retry),
+# then both routers turn port-preserving (plain masquerade, conntrack flushed
+# as a restarted NAT would have it): STUN refreshes (every 2 s) give
+# server-reflexive candidates with the WireGuard port, the agent re-sends
+# them, and the next direct retry hole-punches: both peers leave the relay.
+# A fresh WireGuard port keeps the conntrack of phases 1-3 out of it.
+start_daemons p3 --nat-direct-retry 4
+off="{\"enabled\":true,\"stun_servers\":[\"198.18.0.1:3478\"],\"hole_punch_timeout_secs\":12,\"stun_refresh_interval_secs\":2,\"relay_server\":{\"listen_port\":3490,\"external_addr\":\"198.18.0.1:3490\",\"max_sessions\":4,\"auth_credential\":\"cluster-secret\"}}"
+setup a 1 10.200.1.0/28 "$off" 51830
+setup b 2 10.200.2.0/28 "$off" 51830
+ctl a '{"op":"nat_tick"}' >/dev/null; ctl b '{"op":"nat_tick"}' >/dev/null
+ra=$(relay_cand a); rb=$(relay_cand b)
+peer_each_way
+wait_types
+echo "before: A sees B: $ta; B sees A: $tb"
+[ "$ta" = "relayed $rb" ]
+[ "$tb" = "relayed $ra" ]
+nat_mode ""
+srflx() {  # node -> its server-reflexive candidate
+  ctl "$1" '{"op":"nat_status"}' > "$tmp/nat.$1"
+  python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); print(" ".join(c["address"] for c in s["candidates"] if c["candidate_type"]=="server-reflexive"))' "$tmp/nat.$1"
+}
+end=$((SECONDS + 20))
+while [ $SECONDS -lt $end ]; do
+  [ "$(srflx a)" = 198.18.1.2:51830 ] && [ "$(srflx b)" = 198.18.2.2:51830 ] && break
+  sleep 0.5
+done
+[ "$(srflx a)" = 198.18.1.2:51830 ]
+[ "$(srflx b)" = 198.18.2.2:51830 ]
+peer_each_way  # the agent passes on the new candidates
+end=$((SECONDS + 40)) tick=0
+while [ $SECONDS -lt $end ]; do
+  if [ $SECONDS -ge $tick ]; then
+    ctl a '{"op":"nat_tick"}' >/dev/null; ctl b '{"op":"nat_tick"}' >/dev/null; tick=$((SECONDS + 5))
+  fi
+  ta=$(ctype a); tb=$(ctype b)
+  [ "$ta" = "hole-punched 198.18.2.2:51830" ] && [ "$tb" = "hole-punched 198.18.1.2:51830" ] && break
+  sleep 0.5
+done
+echo "after: A sees B: $ta; B sees A: $tb"
+ip netns exec "$SA" curl -s 127.0.0.1:7420/v1/nat/attempts; echo
+[ "$ta" = "hole-punched 198.18.2.2:51830" ]
+[ "$tb" = "hole-punched 198.18.1.2:51830" ]
+ping_both
+attempts a
+python3 - "$tmp/attempts.a" <<'PY'
+import json, sys
+p = json.load(open(sys.argv[1]))[0]
+outcomes = [a["outcome"] for a in p["attempts"]]
+assert "relayed" in outcomes and outcomes[-1] == "hole-punched", outcomes
+PY
+stop_daemons
+nat_mode "random,fully-random"
+echo "ok 3: a relayed peer moved off the relay to a hole-punched path once its NAT allowed one"
+
+# --- 4. a wrong relay credential is refused ------------------------------------------
+start_daemons p4
 setup a 1 10.200.1.0/28 "$(ours cluster-secret)"
 setup b 2 10.200.2.0/28 "$(ours not-the-secret)"
 ctl a '{"op":"nat_tick"}' >/dev/null; ctl b '{"op":"nat_tick"}' >/dev/null
@@ -286,5 +359,5 @@ kill -TERM "$relayd"
 for _ in $(seq 30); do grep -q stopping "$tmp/relayd.log" && break; sleep 0.1; done
 grep stopping "$tmp/relayd.log"
 grep -q 'dropped_auth=[1-9]' "$tmp/relayd.log"
-echo "ok 3: a wrong relay credential is refused (no relay candidate, not relayed, reason in /v1/nat/attempts)"
-echo "PASS: two overlayd nodes behind randomising NATs relayed through our relay and TURN and pinged over the overlay"
+echo "ok 4: a wrong relay credential is refused (no relay candidate, not relayed, reason in /v1/nat/attempts)"
+echo "PASS: two overlayd nodes behind randomising NATs relayed through our relay and TURN, pinged over the overlay, and left the relay once a direct path worked"
