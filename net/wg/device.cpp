@@ -57,6 +57,7 @@ device::device(tun_device tun, std::shared_ptr<udp_socket> udp, device_options& 
       builder_(indices_, clock_) {
   snap_.store(std::make_shared<const snapshot>());
   udp_.store(std::move(udp));
+  if (opts.pin_io_threads) io_->cpu_slot = next_cpu_slot();
 }
 
 device::~device() {

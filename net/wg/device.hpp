@@ -59,6 +59,10 @@ struct device_options {
   bool configure_link = true;           // MTU, addresses, up over netlink
   bool offload = true;                  // TUN TSO/GSO offloads (offload.hpp)
   bool udp_offload = true;              // UDP GSO/GRO on the socket (udp.hpp)
+  // Pin the tun->udp and udp->tun threads to two different CPUs of the
+  // process's allowed set (device_io.cpp says why); off = the scheduler
+  // places them.
+  bool pin_io_threads = true;
   const clock* clk = nullptr;           // null = the system clocks
 };
 

@@ -30,6 +30,9 @@ struct handshake_item {
   net::endpoint src;
 };
 
+// The first of two CPU slots for a new device's I/O threads.
+long next_cpu_slot();
+
 struct device::impl {
   explicit impl(device& d) : dev(d) {}
 
@@ -55,6 +58,9 @@ struct device::impl {
   } c;
 
   std::thread tx_thread, rx_thread, hs_thread, timer_thread;
+  // CPU placement of tx_thread (slot) and rx_thread (slot + 1); see
+  // pin_to_cpu_slot in device_io.cpp. Negative = not pinned.
+  long cpu_slot = -1;
 
   void run_tx();
   void run_rx();
