@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "net/wg/cpu_pin.hpp"
 #include "net/wg/device_io.hpp"
 #include "net/wg/tun_netlink.hpp"
 

@@ -1,10 +1,10 @@
 // The device's I/O threads: tun->udp (encrypt), udp->tun (decrypt), the
 // handshake worker and the timer tick. See device.hpp for the picture.
 #include <poll.h>
-#include <sched.h>
 
 #include <cstring>
 
+#include "net/wg/cpu_pin.hpp"
 #include "net/wg/device_io.hpp"
 #include "net/wg/messages.hpp"
 #include "net/wg/noise.hpp"
@@ -72,47 +72,7 @@ void wait_or_stop(int wake_fd, std::chrono::milliseconds d) {
   ::poll(&p, 1, static_cast<int>(d.count()));
 }
 
-// Thread placement. One TCP flow through two devices on one host (the
-// bench, and any host-local overlay traffic) is a pipeline: the sender's
-// tun->udp thread encrypts and sendmmsg()s; the kernel delivers the datagrams
-// to the receiver's socket in that same thread's context and wakes the
-// receiver's udp->tun thread from there. The scheduler's wake-affine logic
-// places the woken thread on the waker's CPU, so the two threads that do
-// all the work of the flow (encrypt, decrypt) ended up on ONE CPU, taking
-// turns: measured with `perf sched timehist`, each ran ~0.9 s of 2 s, 98% of
-// it on the same CPU, overlapping for 0.1 s, while the other CPU idled (on
-// a quiet host each side used 32-41% of a core: waiting for its turn).
-// Pinning every device's tun->udp and udp->tun threads to different CPUs
-// makes any one direction's encrypting and decrypting threads run in
-// parallel; the light threads (handshakes, timers) stay unpinned.
-//
-// Pins the calling thread to the `slot`-th CPU (modulo) of the set it is
-// allowed to run on; best effort, nothing with fewer than two CPUs.
-void pin_to_cpu_slot(long slot) {
-  if (slot < 0) return;
-  cpu_set_t allowed;
-  CPU_ZERO(&allowed);
-  if (::sched_getaffinity(0, sizeof allowed, &allowed) != 0) return;
-  const int n = CPU_COUNT(&allowed);
-  if (n < 2) return;
-  int want = static_cast<int>(slot % n);
-  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
-    if (!CPU_ISSET(cpu, &allowed) || want-- != 0) continue;
-    cpu_set_t one;
-    CPU_ZERO(&one);
-    CPU_SET(cpu, &one);
-    ::sched_setaffinity(0, sizeof one, &one);  // 0 = the calling thread
-    return;
-  }
-}
-
 }  // namespace
-
-long next_cpu_slot() {
-  // Consecutive devices of one process use consecutive CPU pairs.
-  static std::atomic<long> next{0};
-  return next.fetch_add(2, std::memory_order_relaxed);
-}
 
 // ---------------------------------------------------------------- tun -> udp
 

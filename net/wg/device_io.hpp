@@ -30,9 +30,6 @@ struct handshake_item {
   net::endpoint src;
 };
 
-// The first of two CPU slots for a new device's I/O threads.
-long next_cpu_slot();
-
 struct device::impl {
   explicit impl(device& d) : dev(d) {}
 
@@ -59,7 +56,7 @@ struct device::impl {
 
   std::thread tx_thread, rx_thread, hs_thread, timer_thread;
   // CPU placement of tx_thread (slot) and rx_thread (slot + 1); see
-  // pin_to_cpu_slot in device_io.cpp. Negative = not pinned.
+  // cpu_pin.hpp. Negative = not pinned.
   long cpu_slot = -1;
 
   void run_tx();
