@@ -13,6 +13,9 @@
 //              so a flood of initiations cannot stall transport data
 //   timers     every 100 ms polls each peer's timer machine
 //
+// tun->udp and udp->tun are pinned to two different CPUs unless
+// device_options::pin_io_threads is off (cpu_pin.hpp explains why).
+//
 // The packet path reads an immutable `snapshot` (device_state.hpp) swapped
 // atomically by the control API; control calls are serialised by one mutex.
 // The destructor stops and joins every thread and closes every fd.
