@@ -18,6 +18,7 @@
 # Needs root, wireguard-go, wg, iperf3, jq, bc, ping. Nothing outside the
 # namespaces it creates is touched; everything is removed on exit.
 # Usage: sudo BUILD_DIR=/work/main/build bench/dataplane.sh   (DUR=10 default)
+#        OWG_ARGS=--no-pin ... passes extra flags to both overlay-wg processes.
 set -euo pipefail
 
 id=$$
@@ -29,6 +30,7 @@ UDP_LEN=${UDP_LEN:-1392}
 IPERF_PORT=5201
 BUILD_DIR=${BUILD_DIR:-/work/main/build}
 OWG=$BUILD_DIR/net/wg/overlay-wg
+read -r -a OWG_ARGS <<<"${OWG_ARGS:-}"
 QUIET_WAIT=${QUIET_WAIT:-60}
 QUIET_PCT=${QUIET_PCT:-15}
 STATE=$(mktemp -d /tmp/dataplane.XXXXXX)
@@ -120,9 +122,9 @@ start_pair() {
     LOG_LEVEL=error ip netns exec "$NS_B" wireguard-go -f "$WG_B" >"$STATE/$impl-b.log" 2>&1 &
     PID_B=$!
   else
-    ip netns exec "$NS_A" "$OWG" --no-link "$WG_A" >"$STATE/$impl-a.log" 2>&1 &
+    ip netns exec "$NS_A" "$OWG" --no-link "${OWG_ARGS[@]}" "$WG_A" >"$STATE/$impl-a.log" 2>&1 &
     PID_A=$!
-    ip netns exec "$NS_B" "$OWG" --no-link "$WG_B" >"$STATE/$impl-b.log" 2>&1 &
+    ip netns exec "$NS_B" "$OWG" --no-link "${OWG_ARGS[@]}" "$WG_B" >"$STATE/$impl-b.log" 2>&1 &
     PID_B=$!
   fi
   PIDS+=("$PID_A" "$PID_B")
@@ -167,5 +169,5 @@ for impl in wggo ours; do
   echo "$impl TCP 4 streams: $(tcp_gbps ${impl}_tcp4) Gbit/s; cpu $(cut -d' ' -f1 $STATE/${impl}_tcp4.cpu)%/$(cut -d' ' -f2 $STATE/${impl}_tcp4.cpu)%"
   echo "$impl UDP -l $UDP_LEN : rx $(udp_rx_gbps ${impl}_udp) Gbit/s (loss $(udp_loss ${impl}_udp)%); cpu $(cut -d' ' -f1 $STATE/${impl}_udp.cpu)%/$(cut -d' ' -f2 $STATE/${impl}_udp.cpu)%"
 done
-echo "kernel: $(uname -r); cpus: $(nproc); loadavg: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "kernel: $(uname -r); cpus: $(nproc); loadavg: $(cut -d' ' -f1-3 /proc/loadavg); overlay-wg args: ${OWG_ARGS[*]:-(none)}"
 echo "ratio_tcp=$(ratio "$(tcp_gbps ours_tcp)" "$(tcp_gbps wggo_tcp)") ratio_tcp4=$(ratio "$(tcp_gbps ours_tcp4)" "$(tcp_gbps wggo_tcp4)") ratio_udp=$(ratio "$(udp_rx_gbps ours_udp)" "$(udp_rx_gbps wggo_udp)") ours_tcp_gbps=$(tcp_gbps ours_tcp) wggo_tcp_gbps=$(tcp_gbps wggo_tcp)"

@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "crypto/keys.hpp"
+#include "net/wg/cpu_pin.hpp"
 #include "net/wg/device_io.hpp"
 #include "net/wg/tun_netlink.hpp"
 
@@ -58,6 +59,7 @@ device::device(tun_device tun, std::shared_ptr<udp_socket> udp, device_options& 
       builder_(indices_, clock_) {
   snap_.store(std::make_shared<const snapshot>());
   udp_.store(std::move(udp));
+  if (opts.pin_io_threads) io_->cpu_slot = next_cpu_slot();
 }
 
 device::~device() {

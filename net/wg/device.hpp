@@ -13,6 +13,9 @@
 //              so a flood of initiations cannot stall transport data
 //   timers     every 100 ms polls each peer's timer machine
 //
+// tun->udp and udp->tun are pinned to two different CPUs unless
+// device_options::pin_io_threads is off (cpu_pin.hpp explains why).
+//
 // The packet path reads an immutable `snapshot` (device_state.hpp) swapped
 // atomically by the control API; control calls are serialised by one mutex.
 // The destructor stops and joins every thread and closes every fd.
@@ -60,6 +63,10 @@ struct device_options {
   bool configure_link = true;           // MTU, addresses, up over netlink
   bool offload = true;                  // TUN TSO/GSO offloads (offload.hpp)
   bool udp_offload = true;              // UDP GSO/GRO on the socket (udp.hpp)
+  // Pin the tun->udp and udp->tun threads to two different CPUs of the
+  // process's allowed set (device_io.cpp says why); off = the scheduler
+  // places them.
+  bool pin_io_threads = true;
   const clock* clk = nullptr;           // null = the system clocks
 };
 

@@ -4,6 +4,7 @@
 
 #include <cstring>
 
+#include "net/wg/cpu_pin.hpp"
 #include "net/wg/device_io.hpp"
 #include "net/wg/messages.hpp"
 #include "net/wg/noise.hpp"
@@ -267,6 +268,7 @@ class tx_batch {
 };
 
 void device::impl::run_tx() {
+  pin_to_cpu_slot(cpu_slot);
   tx_batch batch(*this, dev.mtu_, dev.tun_.vnet());
   while (!stopping.load(std::memory_order_relaxed)) {
     pollfd p[2] = {{dev.tun_.fd(), POLLIN, 0}, {tx_wake.get(), POLLIN, 0}};
@@ -285,6 +287,7 @@ void device::impl::run_tx() {
 // ---------------------------------------------------------------- udp -> tun
 
 void device::impl::run_rx() {
+  pin_to_cpu_slot(cpu_slot < 0 ? -1 : cpu_slot + 1);
   recv_batch rb(std::max<size_t>(2048, dev.mtu_ + 128), dev.udp_offload_);
   std::vector<uint8_t> co_buf(dev.tun_.vnet() ? vnet_hdr_size + max_offload_packet : 0);
   tcp_coalescer co(co_buf);

@@ -55,6 +55,9 @@ struct device::impl {
   } c;
 
   std::thread tx_thread, rx_thread, hs_thread, timer_thread;
+  // CPU placement of tx_thread (slot) and rx_thread (slot + 1); see
+  // cpu_pin.hpp. Negative = not pinned.
+  long cpu_slot = -1;
 
   void run_tx();
   void run_rx();

@@ -1,5 +1,6 @@
 #include "net/wg/offload.hpp"
 
+#include <bit>
 #include <cstring>
 
 namespace overlayd::wg {
@@ -120,14 +121,50 @@ void vnet_hdr::write(uint8_t* p) const noexcept {
 }
 
 uint32_t csum_add(uint32_t sum, const uint8_t* data, size_t len) noexcept {
-  uint64_t s = sum;
-  size_t i = 0;
-  for (; i + 4 <= len; i += 4) s += be32(data + i);
-  if (i + 2 <= len) {
-    s += be16(data + i);
-    i += 2;
+  // RFC 1071 s2(B): the ones' complement sum does not depend on byte order,
+  // so sum native 64-bit words (as 32-bit halves, no carry lost for any
+  // length below 2^32 words) and swap the folded 16-bit result into network
+  // order at the end. This is on every TSO segment the device cuts (it was
+  // ~10% of the sending thread's time as a big-endian word loop).
+  uint64_t s0 = 0, s1 = 0;
+  for (; len >= 16; data += 16, len -= 16) {
+    uint64_t a, b;
+    std::memcpy(&a, data, 8);
+    std::memcpy(&b, data + 8, 8);
+    s0 += (a & 0xffffffff) + (a >> 32);
+    s1 += (b & 0xffffffff) + (b >> 32);
   }
-  if (i < len) s += uint32_t(data[i]) << 8;
+  uint64_t s = s0 + s1;  // each < 2^61: no overflow
+  if (len >= 8) {
+    uint64_t a;
+    std::memcpy(&a, data, 8);
+    s += (a & 0xffffffff) + (a >> 32);
+    data += 8;
+    len -= 8;
+  }
+  if (len >= 4) {
+    uint32_t a;
+    std::memcpy(&a, data, 4);
+    s += a;
+    data += 4;
+    len -= 4;
+  }
+  if (len >= 2) {
+    uint16_t a;
+    std::memcpy(&a, data, 2);
+    s += a;
+    data += 2;
+    len -= 2;
+  }
+  if (len) {  // the odd byte is the high byte of a network-order word
+    uint8_t pad[2] = {data[0], 0};
+    uint16_t a;
+    std::memcpy(&a, pad, 2);
+    s += a;
+  }
+  while (s >> 16) s = (s & 0xffff) + (s >> 16);
+  if constexpr (std::endian::native == std::endian::little) s = ((s & 0xff) << 8) | (s >> 8);
+  s += sum;
   while (s >> 32) s = (s & 0xffffffff) + (s >> 32);
   return uint32_t(s);
 }

@@ -62,6 +62,29 @@ TEST_CASE("the internet checksum matches RFC 1071's example") {
   CHECK(csum_fold(csum_add(0, odd, 3)) == uint16_t(~(0x0102 + 0x0300)));
 }
 
+TEST_CASE("the internet checksum equals a plain big-endian word sum at every length and offset") {
+  // Reference: RFC 1071 as written, one network-order 16-bit word at a time.
+  auto reference = [](uint32_t sum, const uint8_t* p, size_t len) {
+    uint64_t s = sum;
+    for (size_t i = 0; i + 1 < len; i += 2) s += uint32_t(p[i] << 8 | p[i + 1]);
+    if (len % 2) s += uint32_t(p[len - 1]) << 8;
+    while (s >> 16) s = (s & 0xffff) + (s >> 16);
+    return uint16_t(~s);
+  };
+  std::vector<uint8_t> buf(1600);
+  uint32_t x = 12345;
+  for (auto& b : buf) b = uint8_t((x = x * 1103515245 + 12345) >> 16);
+  std::fill(buf.begin() + 1000, buf.begin() + 1100, 0xff);  // long carry chains
+  for (size_t off = 0; off < 9; ++off)
+    for (size_t len = 0; len + off <= buf.size(); len += (len < 80 ? 1 : 37)) {
+      CAPTURE(off);
+      CAPTURE(len);
+      CHECK(csum_fold(csum_add(0, buf.data() + off, len)) == reference(0, buf.data() + off, len));
+      CHECK(csum_fold(csum_add(0xfffffff0u, buf.data() + off, len)) ==
+            reference(0xfffffff0u, buf.data() + off, len));
+    }
+}
+
 TEST_CASE("a TSO super-packet is cut into MTU-sized segments with valid checksums") {
   bytes big = tcp4(1000, 3000);
   vnet_hdr h;

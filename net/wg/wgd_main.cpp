@@ -5,7 +5,7 @@
 //
 //   overlay-wg [-f] [--mtu 1420] [--address 10.0.0.1/24]... [--port 0]
 //              [--uapi-dir /var/run/wireguard] [--no-link] [--no-offload]
-//              [--no-udp-offload] [--clock-scale K] IFNAME
+//              [--no-udp-offload] [--no-pin] [--clock-scale K] IFNAME
 //
 // --clock-scale K (tests only) runs the protocol's monotonic clock K times
 // faster, so rekeys (REKEY_AFTER_TIME 120 s) happen every 120/K s of real
@@ -52,6 +52,8 @@ int main(int argc, char** argv) {
   app.add_flag("--no-offload", no_offload, "no TUN TSO/GSO offloads (one packet per syscall)");
   bool no_udp_offload = false;
   app.add_flag("--no-udp-offload", no_udp_offload, "no UDP GSO/GRO on the socket");
+  bool no_pin = false;
+  app.add_flag("--no-pin", no_pin, "let the scheduler place the I/O threads (no CPU pinning)");
   double clock_scale = 1.0;
   app.add_option("--clock-scale", clock_scale, "tests only: protocol clock runs this much faster")
       ->check(CLI::Range(1.0, 1000.0));
@@ -60,6 +62,7 @@ int main(int argc, char** argv) {
   opts.configure_link = !no_link;
   opts.offload = !no_offload;
   opts.udp_offload = !no_udp_offload;
+  opts.pin_io_threads = !no_pin;
   for (const auto& a : addrs) {
     auto c = net::cidr::parse(a);
     if (!c) {
