@@ -328,6 +328,7 @@ class supervisor_impl : public traced<supervisor_actor::base> {
     spec.wg_port = m.wg_port;
     spec.uapi_dir = cfg_.uapi_dir;
     spec.rootless = std::getenv("ZLAYER_ROOTLESS") != nullptr;
+    spec.pin_threads = cfg_.wg_pin_threads;
     // On Linux the host adapter is the container data path: a failure is
     // fatal whatever host_adapter_mandatory says (seed).
     auto g = overlay::global_overlay::bring_up(spec, *host_);
@@ -476,6 +477,7 @@ class supervisor_impl : public traced<supervisor_actor::base> {
     c.data_dir = cfg_.data_dir;
     c.uapi_dir = cfg_.uapi_dir;
     c.port_base = port_base();
+    c.pin_threads = cfg_.wg_pin_threads;
     c.local_wg_pubkey = state_.local_wg_pubkey;
     c.cluster = state_.cluster;
     c.global = global_;

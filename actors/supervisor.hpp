@@ -35,6 +35,7 @@ struct supervisor_config {
   dns_config dns;
   std::chrono::seconds veth_sweep_period{60};  // orphan-veth sweep timer
   std::chrono::seconds nat_direct_retry{0};    // relayed peers retry direct; 0 = 120 s
+  bool wg_pin_threads = true;                  // our devices pin their packet threads
 };
 
 // Spawned detached: its handlers make blocking netlink/nftables calls, which

@@ -48,6 +48,10 @@ struct engine_config {
   size_t worker_threads = 0;  // CAF scheduler threads; 0 = CAF's default
   unsigned veth_sweep_secs = 60;  // orphan veths of dead containers are removed this often
   unsigned nat_direct_retry_secs = 0;  // relayed peers try a direct path again this often; 0 = 120 s
+  // Our WireGuard devices pin their two packet threads to different CPUs
+  // (net/wg/cpu_pin.hpp): a large win when both ends share a host's CPUs,
+  // a loss when other work saturates one of the two CPUs.
+  bool wg_pin_threads = true;
 };
 
 class engine {

@@ -3,6 +3,8 @@
 // service_count, a mode change before teardown, a peer with our own key.
 #include <doctest/doctest.h>
 
+#include <fstream>
+
 #include "ipc/engine_test_util.hpp"
 
 using namespace overlayd;
@@ -153,5 +155,43 @@ TEST_CASE("add_peer with an unchanged endpoint keeps the device's current endpoi
     CHECK(endpoint_now() == "10.99.0.2:4000");
     REQUIRE(std::holds_alternative<resp::ok>(add("10.99.0.3:51820")));
     CHECK(endpoint_now() == "10.99.0.3:51820");
+  });
+}
+
+namespace {
+// How many of this process's threads may run on fewer CPUs than the process.
+int narrowed_threads() {
+  auto cpus = [](const std::string& path) {  // read here: /proc/self is this process
+    std::ifstream f(path);
+    for (std::string line; std::getline(f, line);)
+      if (line.rfind("Cpus_allowed_list:", 0) == 0) return line;
+    return std::string();
+  };
+  const std::string all = cpus("/proc/self/status");
+  int n = 0;
+  for (const auto& t : std::filesystem::directory_iterator("/proc/self/task"))
+    if (cpus(t.path().string() + "/status") != all) ++n;
+  return n;
+}
+}  // namespace
+
+TEST_CASE("--wg-pin-threads: the global device's packet threads are pinned, or left to the scheduler" *
+          doctest::skip(::geteuid() != 0 || std::thread::hardware_concurrency() < 2)) {
+  in_private_netns([] {
+    REQUIRE(narrowed_threads() == 0);
+    for (bool pin : {true, false}) {
+      engine_config cfg;
+      cfg.data_dir = temp_dir(pin ? "edge-pin" : "edge-nopin");
+      cfg.uapi_dir = cfg.data_dir + "/uapi";
+      cfg.wg_pin_threads = pin;
+      std::filesystem::create_directories(cfg.uapi_dir);
+      auto eng = engine::start(cfg);
+      REQUIRE(eng.ok());
+      auto g = (*eng)->call(req::setup_global_overlay{"dep", "i0", "10.200.0.0/16", "10.200.0.0/26", 51420});
+      REQUIRE(std::holds_alternative<resp::bridge_name>(g));
+      CHECK(narrowed_threads() == (pin ? 2 : 0));  // tun->udp and udp->tun
+      (*eng)->stop();
+      std::filesystem::remove_all(cfg.data_dir);
+    }
   });
 }

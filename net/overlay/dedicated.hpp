@@ -37,6 +37,7 @@ struct dedicated_spec {
   net::cidr subnet;          // this node's slice of the service
   net::ip_address overlay_ip;  // first usable of `subnet`
   std::string uapi_dir;
+  bool pin_threads = true;  // wg::device_options::pin_io_threads
 };
 
 class dedicated_overlay {

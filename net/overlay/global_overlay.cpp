@@ -26,6 +26,7 @@ result<std::unique_ptr<global_overlay>> global_overlay::bring_up(const global_sp
   opts.private_key = spec.private_key ? crypto::private_key(spec.private_key->span())
                                       : crypto::generate_private_key();
   opts.uapi_dir = spec.uapi_dir;
+  opts.pin_io_threads = spec.pin_threads;
   auto dev = wg::device::create(std::move(opts));
   if (!dev)
     return error(dev.err().code, "Failed to create global overlay: " + dev.err().message,

@@ -31,6 +31,7 @@ struct global_spec {
   uint16_t wg_port = 0;
   std::string uapi_dir;
   bool rootless = false;  // ZLAYER_ROOTLESS: no firewall rules, no drop-ins
+  bool pin_threads = true;  // wg::device_options::pin_io_threads
   std::optional<crypto::private_key> private_key;  // reuse; generated when absent
 };
 
