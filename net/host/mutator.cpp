@@ -19,6 +19,8 @@ namespace overlayd::host {
 // it is held only around journal and nftables/sysctl/file steps, never
 // across a netlink request, so views work in parallel.
 struct mutator::shared {
+  shared(mutator_config c, journal j, firewall::firewall f)
+      : cfg(std::move(c)), jr(std::move(j)), fw(std::move(f)) {}
   mutator_config cfg;
   journal jr;
   firewall::firewall fw;
