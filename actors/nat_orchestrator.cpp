@@ -311,11 +311,17 @@ class nat_orchestrator_impl : public traced<nat_orchestrator_actor::base> {
   void publish_attempts() {
     if (!nat_) {
       obs_->set_nat_attempts("[]");
+      obs_->set_nat_mapping(R"({"mapping":"unknown","problems":[]})");
       types_.clear();
       return;
     }
     auto v = nat_->snapshot();
     obs_->set_nat_attempts(nat_attempts_json(v, nn::steady::now()));
+    obs_->set_nat_mapping(nat_mapping_json(v));
+    if (v.mapping != mapping_) {
+      mapping_ = v.mapping;
+      spdlog::info("nat: mapping behaviour {}", nn::to_string(mapping_));
+    }
     // Log each peer's connection type when it changes, with the reason.
     std::map<std::string, nn::connection_type> now_types;
     for (const auto& p : v.peers) {
@@ -339,6 +345,7 @@ class nat_orchestrator_impl : public traced<nat_orchestrator_actor::base> {
   std::unique_ptr<relay_runner> relay_;
   uint32_t gen_ = 0;
   nn::steady::time_point published_{};  // last publish_attempts from poll()
+  nn::nat_mapping mapping_ = nn::nat_mapping::unknown;  // last logged
   std::map<std::string, nn::connection_type> types_;  // as last logged
 };
 }  // namespace

@@ -98,4 +98,11 @@ std::string nat_attempts_json(const nn::nat_status_view& v, nn::steady::time_poi
   return out.dump();
 }
 
+std::string nat_mapping_json(const nn::nat_status_view& v) {
+  nlohmann::json j;
+  j["mapping"] = std::string(nn::to_string(v.mapping));
+  j["problems"] = v.problems;
+  return j.dump();
+}
+
 }  // namespace overlayd::actors

@@ -43,5 +43,9 @@ ipc::nat_status_wire nat_status_to_wire(const net::nat::nat_status_view& v, cons
 // [{"peer", "connection_type"|null, "remote_endpoint"|null,
 //   "attempts":[{"age_secs", "pairs_tried":[...], "outcome", "reason"}]}]
 std::string nat_attempts_json(const net::nat::nat_status_view& v, net::nat::steady::time_point now);
+// GET /v1/nat/mapping: {"mapping": "endpoint-independent" | "endpoint-dependent"
+// | "unknown", "problems": ["STUN 192.0.2.1:3478: timeout", ...]}. The mapping
+// needs answers from two STUN servers (same reflexive address = independent).
+std::string nat_mapping_json(const net::nat::nat_status_view& v);
 
 }  // namespace overlayd::actors

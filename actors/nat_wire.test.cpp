@@ -111,3 +111,12 @@ TEST_CASE("nat attempts json: every peer, its log") {
   CHECK(j[0]["attempts"][0]["age_secs"] >= 2);
   CHECK(nat_attempts_json({}, nn::steady::now()) == "[]");
 }
+
+TEST_CASE("the NAT mapping document names the behaviour and the STUN problems") {
+  net::nat::nat_status_view v;
+  CHECK(nat_mapping_json(v) == R"({"mapping":"unknown","problems":[]})");
+  v.mapping = net::nat::nat_mapping::endpoint_dependent;
+  v.problems = {"STUN 192.0.2.1:3478: timeout"};
+  CHECK(nat_mapping_json(v) ==
+        R"({"mapping":"endpoint-dependent","problems":["STUN 192.0.2.1:3478: timeout"]})");
+}

@@ -59,12 +59,22 @@ class observability {
     std::lock_guard lock(mu_);
     return nat_attempts_;
   }
+  // The NAT mapping behaviour and STUN problems (GET /v1/nat/mapping).
+  void set_nat_mapping(std::string json) {
+    std::lock_guard lock(mu_);
+    nat_mapping_ = std::move(json);
+  }
+  std::string nat_mapping() const {
+    std::lock_guard lock(mu_);
+    return nat_mapping_;
+  }
 
  private:
   trace_ring ring_;
   mutable std::mutex mu_;  // guards stats_ (the map, not the counters)
   std::map<std::string, std::shared_ptr<actor_stats>> stats_;
   std::string nat_attempts_ = "[]";  // guarded by mu_
+  std::string nat_mapping_ = R"({"mapping":"unknown","problems":[]})";  // guarded by mu_
 };
 
 }  // namespace overlayd::actors

@@ -115,6 +115,11 @@ void http_api::impl::routes() {
     if (!read_allowed(req, res)) return;
     res.set_content(eng->observability().nat_attempts(), "application/json");
   });
+  // What STUN says about our NAT: its mapping behaviour and any problems.
+  server.Get("/v1/nat/mapping", [this](const httplib::Request& req, httplib::Response& res) {
+    if (!read_allowed(req, res)) return;
+    res.set_content(eng->observability().nat_mapping(), "application/json");
+  });
   server.Get("/v1/trace", [this](const httplib::Request& req, httplib::Response& res) {
     if (!read_allowed(req, res)) return;
     const auto& ring = eng->observability().ring();

@@ -1,5 +1,7 @@
 #include "net/nat/nat_traversal.hpp"
 
+#include <algorithm>
+
 #include "net/nat/demux.hpp"
 
 namespace overlayd::net::nat {
@@ -95,8 +97,13 @@ std::optional<outgoing_datagram> nat_traversal::wrap(const endpoint& to, byte_sp
 
 std::vector<candidate> nat_traversal::local_candidates() const {
   std::vector<candidate> out = host_;
+  // Several STUN servers usually report the same mapping (that is what
+  // endpoint-independent means): one candidate per address.
   for (const auto& r : stun_results_)
-    if (r.reflexive) out.push_back(make_candidate(candidate_type::server_reflexive, *r.reflexive));
+    if (r.reflexive && std::none_of(out.begin(), out.end(), [&](const candidate& c) {
+          return c.type == candidate_type::server_reflexive && c.address == *r.reflexive;
+        }))
+      out.push_back(make_candidate(candidate_type::server_reflexive, *r.reflexive));
   if (relay_ && relay_->relayed_endpoint()) out.push_back(make_candidate(candidate_type::relay, *relay_->relayed_endpoint()));
   for (const auto& t : turn_)
     if (t->relayed_endpoint()) out.push_back(make_candidate(candidate_type::relay, *t->relayed_endpoint()));

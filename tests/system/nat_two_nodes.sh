@@ -82,12 +82,15 @@ NFT
 done
 
 # coturn as a plain STUN server (Binding needs no credentials).
+# Two addresses: two STUN servers to tell the NAT's mapping behaviour.
+ip -n "$PB" addr add 198.18.0.2/32 dev lo
 ip netns exec "$PB" turnserver -n --no-cli --no-tls --no-dtls --stun-only --listening-ip 198.18.0.1 \
-  --listening-port 3478 --pidfile "$tmp/turn.pid" --log-file "$tmp/turn.log" --no-stdout-log --simple-log \
+  --listening-ip 198.18.0.2 --listening-port 3478 --pidfile "$tmp/turn.pid" --log-file "$tmp/turn.log" --no-stdout-log --simple-log \
   >/dev/null 2>&1 &
 pids+=($!)
 for _ in $(seq 50); do ip netns exec "$PB" ss -Hlun | grep -q '198.18.0.1:3478' && break; sleep 0.1; done
 ip netns exec "$PB" ss -Hlun | grep -q '198.18.0.1:3478'
+for _ in $(seq 50); do ip netns exec "$PB" ss -Hlun | grep -q '198.18.0.2:3478' && break; sleep 0.1; done
 
 # --- the daemons -----------------------------------------------------------------
 start() {  # ns name
@@ -122,7 +125,7 @@ echo "ok 1: nat_tick without NAT is ok, nat_status the empty snapshot"
 # after the 1.5 s punch lead, and WireGuard sends at most one initiation per
 # REKEY_TIMEOUT (5 s), so a shorter window could see no initiation at all on
 # the second pair.
-nat='{"enabled":true,"stun_servers":["198.18.0.1:3478"],"hole_punch_timeout_secs":15}'
+nat='{"enabled":true,"stun_servers":["198.18.0.1:3478","198.18.0.2:3478"],"hole_punch_timeout_secs":15}'
 # A also runs the built-in relay server (started once, on the first tick).
 nat_relay=${nat%\}}',"relay_server":{"listen_port":3490,"external_addr":"10.62.1.2:3490","max_sessions":4,"auth_credential":"cluster-secret"}}'
 setup a 1 10.200.1.0/28 "$nat_relay" >/dev/null
@@ -143,8 +146,16 @@ srflx() {  # node -> its server-reflexive address, once STUN answered (bounded)
   cat "$tmp/nat.$1" >&2
   return 1
 }
-[ "$(srflx a)" = 198.18.1.2:51820 ]
+[ "$(srflx a)" = 198.18.1.2:51820 ]  # one candidate though two servers answered
 [ "$(srflx b)" = 198.18.2.2:51820 ]
+# Both STUN servers saw the same mapping: a port-preserving, endpoint-
+# independent NAT, reported at GET /v1/nat/mapping (published once a second).
+for _ in $(seq 30); do
+  ip netns exec "$SA" curl -sf 127.0.0.1:7420/v1/nat/mapping > "$tmp/mapping.a"
+  grep -q endpoint-independent "$tmp/mapping.a" && break
+  sleep 0.2
+done
+[ "$(cat "$tmp/mapping.a")" = '{"mapping":"endpoint-independent","problems":[]}' ]
 python3 - "$tmp/nat.a" <<'PY'
 import json, sys, time
 s = json.load(open(sys.argv[1]))
