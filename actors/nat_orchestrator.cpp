@@ -275,7 +275,8 @@ class nat_orchestrator_impl : public traced<nat_orchestrator_actor::base> {
           u.persistent_keepalive = nat_keepalive_secs;
           (void)dev.upsert_peer(u);
         }
-        if (auto r = dev.initiate_handshake(*k); !r) spdlog::debug("nat: initiate to {}: {}", a.peer, r.err().message);
+        if (auto r = dev.initiate_handshake(*k, a.to); !r)
+          spdlog::debug("nat: initiate to {}: {}", a.peer, r.err().message);
         break;
       }
       case nn::connect_action::kind::punch:

@@ -187,7 +187,11 @@ void connect_planner::start_pair(const std::string& id, peer_state& p, steady::t
   p.log.back().pairs_tried.push_back(std::string(to_string(pr.remote.type)) + " " + pr.remote.address.to_string());
   p.pair_deadline = now + pair_budget(p);
   p.next_punch = now + params_.punch_interval;
-  out.push_back({connect_action::kind::set_endpoint, id, pr.remote.address});
+  // Retrying direct for a relayed peer, traffic stays on the relay: the
+  // initiation goes to the pair's address and only its answer (WireGuard
+  // roaming on the authenticated response) moves the endpoint.
+  if (!(p.retrying_direct && p.relay_endpoint))
+    out.push_back({connect_action::kind::set_endpoint, id, pr.remote.address});
   for (const auto& q : p.pairs) out.push_back({connect_action::kind::punch, id, q.remote.address});
   out.push_back({connect_action::kind::initiate_handshake, id, pr.remote.address});
   p.next_initiate = now + params_.reinitiate;

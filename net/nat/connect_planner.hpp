@@ -63,7 +63,7 @@ using relay_oracle = std::function<bool(const endpoint& relay_candidate)>;
 struct connect_action {
   enum class kind {
     set_endpoint,        // point the peer's WireGuard endpoint at `to`
-    initiate_handshake,  // send a handshake initiation to the peer now
+    initiate_handshake,  // send a handshake initiation to `to` now (the endpoint is not changed)
     punch,               // send a small datagram to `to` from the WG socket with IP TTL punch_ttl
     bind_relay,          // pair with `to` (a relay candidate) on our relay client
   };

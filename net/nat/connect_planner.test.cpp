@@ -2,6 +2,8 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
+
 using namespace overlayd::net;
 using namespace overlayd::net::nat;
 using namespace std::chrono_literals;
@@ -28,7 +30,10 @@ struct world {
     for (const auto& a : acts) {
       seen.push_back(a);
       if (a.what == connect_action::kind::set_endpoint) current = a.to;
-      if (a.what == connect_action::kind::initiate_handshake && works && a.to == *works) last = now;
+      if (a.what == connect_action::kind::initiate_handshake && works && a.to == *works) {
+        last = now;
+        current = a.to;  // the answer comes from there: WireGuard roams the endpoint
+      }
     }
     return acts;
   }
@@ -180,8 +185,15 @@ TEST_CASE("a relayed peer retries direct periodically and moves off the relay wh
   CHECK(std::count(w.seen.begin(), w.seen.end(),
                    connect_action{connect_action::kind::bind_relay, "p", ep("198.51.100.1:50000")}) == 1);
 
-  // The retry after 120 s fails: the endpoint goes back to the relay.
+  // The retry after 120 s fails; all along traffic stays on the relay (the
+  // direct initiations go to the pairs, the endpoint never leaves the relay).
+  const size_t before_retry = w.seen.size();
   w.run(pl, now, 125s);
+  for (size_t i = before_retry; i < w.seen.size(); ++i)
+    if (w.seen[i].what == connect_action::kind::set_endpoint) CHECK(w.seen[i].to == ep("198.51.100.1:50000"));
+  CHECK(std::any_of(w.seen.begin() + static_cast<long>(before_retry), w.seen.end(), [](const connect_action& a) {
+    return a.what == connect_action::kind::initiate_handshake && a.to == ep("203.0.113.9:4000");
+  }));
   // A handshake through the relay (the peer rekeying) roams the endpoint back.
   w.last = now;
   w.current = ep("198.51.100.1:50000");

@@ -289,11 +289,17 @@ void device::set_relay_hook(std::shared_ptr<const relay_hook> h) {
   if (set) relay_set_.store(true, std::memory_order_relaxed);
 }
 
-overlayd::status device::initiate_handshake(const crypto::public_key& k) {
+overlayd::status device::initiate_handshake(const crypto::public_key& k, std::optional<net::endpoint> to) {
   auto snap = snap_.load();
   device_peer* p = snap->find(k);
   if (!p) return error(errc::not_found, "device " + name() + ": no such peer " + crypto::key_to_base64(k.span()));
-  if (auto msg = p->proto().create_initiation()) io_->send_to_peer(*p, msg->bytes());
+  auto msg = p->proto().create_initiation();
+  if (!msg) return {};
+  if (!to) {
+    io_->send_to_peer(*p, msg->bytes());
+  } else if (io_->send_to_endpoint(*udp_.load(), msg->bytes(), *to)) {
+    p->tx_bytes.fetch_add(msg->bytes().size(), std::memory_order_relaxed);
+  }
   return {};
 }
 

@@ -127,11 +127,14 @@ class device : public uapi_handler {
 
   device_status current_status() const;
   std::optional<peer_status> peer(const crypto::public_key& k) const;
-  // Sends a handshake initiation to the peer's current endpoint now, session
-  // or not (NAT traversal trying a new path for a peer it already talks to).
-  // At most one per REKEY_TIMEOUT per peer, as the protocol allows; sooner is
-  // a no-op. The protocol's timers retransmit it like any initiation.
-  overlayd::status initiate_handshake(const crypto::public_key& k);
+  // Sends a handshake initiation now, session or not, to `to` (default: the
+  // peer's current endpoint) without changing the endpoint: NAT traversal
+  // probing a new path for a peer it already talks to (the answer, if any,
+  // moves the endpoint by roaming). At most one per REKEY_TIMEOUT per peer, as
+  // the protocol allows; sooner is a no-op. The protocol's timers retransmit
+  // it, to the endpoint, like any initiation.
+  overlayd::status initiate_handshake(const crypto::public_key& k,
+                                      std::optional<net::endpoint> to = std::nullopt);
   // True iff the peer completed a handshake at or after `since`.
   bool check_peer_handshake(const crypto::public_key& k,
                             std::chrono::system_clock::time_point since) const;

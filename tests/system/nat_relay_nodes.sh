@@ -289,6 +289,12 @@ wait_types
 echo "before: A sees B: $ta; B sees A: $tb"
 [ "$ta" = "relayed $rb" ]
 [ "$tb" = "relayed $ra" ]
+# While relayed, direct is retried every 4 s (12 s windows); the retries probe
+# the direct pairs without moving the traffic off the relay: a ping across
+# 15 s of retries loses (almost) nothing.
+loss=$(ip netns exec "$SA" ping -q -c 30 -i 0.5 -W 1 10.200.2.1 | sed -nE 's/.* ([0-9.]+)% packet loss.*/\1/p')
+echo "ping through the relay during direct retries: ${loss}% loss"
+python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) <= 10 else 1)' "$loss"
 nat_mode ""
 srflx() {  # node -> its server-reflexive candidate
   ctl "$1" '{"op":"nat_status"}' > "$tmp/nat.$1"
