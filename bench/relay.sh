@@ -13,6 +13,7 @@
 # namespaces it creates and is removed on exit.
 # Usage: sudo BUILD_DIR=$PWD/build bench/relay.sh   (DUR=5 default)
 set -euo pipefail
+. "$(dirname "$0")/../tests/system/lib/nat_topology.bash"
 [ "$(id -u)" = 0 ] || { echo "must run as root" >&2; exit 1; }
 for c in ip nft turnserver iperf3 jq python3; do command -v "$c" >/dev/null || { echo "missing $c" >&2; exit 1; }; done
 BUILD_DIR=${BUILD_DIR:-$(cd "$(dirname "$0")/.." && pwd)/build}
@@ -30,34 +31,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-for ns in "$SA" "$SB" "$RA" "$RB" "$PB"; do ip netns add "$ns"; ip -n "$ns" link set lo up; done
-ip link add lan netns "$SA" type veth peer name lan netns "$RA"
-ip link add lan netns "$SB" type veth peer name lan netns "$RB"
-ip link add wan netns "$RA" type veth peer name wa netns "$PB"
-ip link add wan netns "$RB" type veth peer name wb netns "$PB"
-ip -n "$SA" addr add 10.64.1.2/24 dev lan; ip -n "$RA" addr add 10.64.1.1/24 dev lan
-ip -n "$SB" addr add 10.64.2.2/24 dev lan; ip -n "$RB" addr add 10.64.2.1/24 dev lan
-ip -n "$RA" addr add 198.18.1.2/24 dev wan; ip -n "$PB" addr add 198.18.1.1/24 dev wa
-ip -n "$RB" addr add 198.18.2.2/24 dev wan; ip -n "$PB" addr add 198.18.2.1/24 dev wb
-ip -n "$PB" addr add 198.18.0.1/32 dev lo
-for pair in "$SA lan" "$SB lan" "$RA lan" "$RA wan" "$RB lan" "$RB wan" "$PB wa" "$PB wb"; do
-  set -- $pair; ip -n "$1" link set "$2" addrgenmode none; ip -n "$1" link set "$2" up
-done
-ip -n "$SA" route add default via 10.64.1.1
-ip -n "$SB" route add default via 10.64.2.1
-ip -n "$RA" route add default via 198.18.1.1
-ip -n "$RB" route add default via 198.18.2.1
-for r in "$RA" "$RB" "$PB"; do ip netns exec "$r" sysctl -qw net.ipv4.ip_forward=1; done
-set_nat() {  # "" (port-preserving) | "random,fully-random"
-  for r in "$RA" "$RB"; do
-    ip netns exec "$r" nft delete table ip ovlnat 2>/dev/null || true
-    ip netns exec "$r" nft -f - <<NFT
-table ip ovlnat {
-  chain post { type nat hook postrouting priority srcnat; oifname "wan" masquerade $1; }
-}
-NFT
-  done
-}
+nat_topology 10.64
 
 ip netns exec "$PB" turnserver -n --no-cli --no-tls --no-dtls --lt-cred-mech --realm ovl.test \
   --user alice:secret-pass --listening-ip 198.18.0.1 --listening-port 3478 \
@@ -74,7 +48,7 @@ for _ in $(seq 50); do ip netns exec "$PB" ss -Hlun | grep -q '198.18.0.1:3478' 
 ctl() { "$C" --socket "$tmp/$1/ipc.sock" --timeout-ms 10000 call "$2"; }
 key() { "$C" --socket "$tmp/$1/ipc.sock" status | jq -r .public_key; }
 run_mode() {  # name nat-flags nat-json want-type wg-port (a fresh port per mode: no stale conntrack)
-  set_nat "$2"
+  nat_masquerade "$2"
   daemons=()
   for n in a b; do
     local ns=$SA; [ $n = b ] && ns=$SB

@@ -293,7 +293,7 @@ overlayd::status device::initiate_handshake(const crypto::public_key& k, std::op
   auto snap = snap_.load();
   device_peer* p = snap->find(k);
   if (!p) return error(errc::not_found, "device " + name() + ": no such peer " + crypto::key_to_base64(k.span()));
-  auto msg = p->proto().create_initiation();
+  auto msg = p->proto().create_initiation(false, /*probe=*/to.has_value());
   if (!msg) return {};
   if (!to) {
     io_->send_to_peer(*p, msg->bytes());

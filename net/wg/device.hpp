@@ -130,9 +130,10 @@ class device : public uapi_handler {
   // Sends a handshake initiation now, session or not, to `to` (default: the
   // peer's current endpoint) without changing the endpoint: NAT traversal
   // probing a new path for a peer it already talks to (the answer, if any,
-  // moves the endpoint by roaming). At most one per REKEY_TIMEOUT per peer, as
-  // the protocol allows; sooner is a no-op. The protocol's timers retransmit
-  // it, to the endpoint, like any initiation.
+  // moves the endpoint by roaming). Without `to`, at most one per
+  // REKEY_TIMEOUT per peer, as the protocol allows (sooner is a no-op); a
+  // probe to an address is paced by its caller instead. The protocol's
+  // timers retransmit it, to the endpoint, like any initiation.
   overlayd::status initiate_handshake(const crypto::public_key& k,
                                       std::optional<net::endpoint> to = std::nullopt);
   // True iff the peer completed a handshake at or after `since`.

@@ -50,15 +50,16 @@ std::chrono::seconds peer_protocol::persistent_keepalive() const {
 
 // --- handshake ---
 
-std::optional<msg_initiation> peer_protocol::create_initiation(bool is_retry) {
+std::optional<msg_initiation> peer_protocol::create_initiation(bool is_retry, bool probe) {
   std::lock_guard lock(mu_);
-  return initiation_locked(is_retry, clock_.now());
+  return initiation_locked(is_retry, clock_.now(), probe);
 }
 
-std::optional<msg_initiation> peer_protocol::initiation_locked(bool is_retry, time_point now) {
+std::optional<msg_initiation> peer_protocol::initiation_locked(bool is_retry, time_point now, bool probe) {
   if (!identity_) return std::nullopt;
-  // At most one initiation per REKEY_TIMEOUT (retries come no sooner anyway).
-  if (last_initiation_sent_ && now - *last_initiation_sent_ < rekey_timeout) return std::nullopt;
+  // At most one initiation per REKEY_TIMEOUT (retries come no sooner anyway);
+  // probes are paced by their caller (see create_initiation).
+  if (!probe && last_initiation_sent_ && now - *last_initiation_sent_ < rekey_timeout) return std::nullopt;
   if (!is_retry) timers_.reset_attempts();
   clear_handshake_index_locked();
   auto idx = indices_.insert(weak_from_this(), index_kind::handshake);

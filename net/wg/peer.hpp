@@ -101,7 +101,12 @@ class peer_protocol : public std::enable_shared_from_this<peer_protocol> {
   // Initiator: a complete initiation (MAC1, and MAC2 if we hold a cookie), or
   // nullopt if there is no identity or (unless is_retry) one was sent less
   // than REKEY_TIMEOUT ago.
-  std::optional<msg_initiation> create_initiation(bool is_retry = false);
+  // probe: a NAT-traversal probe of a new path (device::initiate_handshake
+  // with an address), which the planner already paces (reinitiate_interval,
+  // only while trying a pair): not held to one per REKEY_TIMEOUT, or the
+  // protocol's own retransmission through the current path would use up the
+  // slot of the probe.
+  std::optional<msg_initiation> create_initiation(bool is_retry = false, bool probe = false);
   result<msg_response> consume_initiation(const initiation_opened& opened);
   status consume_response(const msg_response& msg);
   status consume_cookie_reply(const msg_cookie_reply& msg);
@@ -136,7 +141,7 @@ class peer_protocol : public std::enable_shared_from_this<peer_protocol> {
   peer_protocol(const crypto::public_key& remote, index_table& indices, const clock& clk);
 
   // All below: mu_ held.
-  std::optional<msg_initiation> initiation_locked(bool is_retry, time_point now);
+  std::optional<msg_initiation> initiation_locked(bool is_retry, time_point now, bool probe = false);
   void install_keypair_locked(session_keys keys, time_point now);
   void drop_keypairs(std::vector<std::shared_ptr<keypair>> gone);
   void clear_handshake_index_locked();

@@ -469,3 +469,20 @@ TEST_CASE("the batch receive path confirms a session like decrypt() does") {
   CHECK(r.session_confirmed);
   CHECK(f.b.peer->has_session());
 }
+
+TEST_CASE("initiations are one per REKEY_TIMEOUT, except NAT-traversal probes, and a probe's answer completes") {
+  pair_fixture f;
+  REQUIRE(f.a.peer->create_initiation().has_value());
+  CHECK(!f.a.peer->create_initiation().has_value());  // within REKEY_TIMEOUT
+  f.clk.advance(milliseconds(2000));
+  CHECK(!f.a.peer->create_initiation().has_value());
+  auto probe = f.a.peer->create_initiation(false, /*probe=*/true);
+  REQUIRE(probe.has_value());
+  // The probe is a complete initiation: its answer gives a session.
+  auto opened = open_initiation(*probe, *f.b.id);
+  REQUIRE(opened.ok());
+  auto resp = f.b.peer->consume_initiation(*opened);
+  REQUIRE(resp.ok());
+  REQUIRE(f.a.peer->consume_response(*resp).ok());
+  CHECK(f.a.peer->has_session());
+}

@@ -35,6 +35,7 @@
 # Exit 0 pass, 1 fail, 77 skipped (not root / missing tools).
 set -eEuo pipefail
 . "$(dirname "$0")/lib/quiet_grep.bash"  # grep -q without the pipefail SIGPIPE race
+. "$(dirname "$0")/lib/nat_topology.bash"
 [ "$(id -u)" = 0 ] || { echo "skip: needs root"; exit 77; }
 for c in ip nft turnserver curl python3 ping conntrack; do
   command -v "$c" >/dev/null || { echo "skip: missing $c"; exit 77; }
@@ -67,31 +68,8 @@ show_logs() {
 trap 'echo "FAILED at line $LINENO: $BASH_COMMAND"; show_logs' ERR
 
 # --- topology --------------------------------------------------------------------
-for ns in "$SA" "$SB" "$RA" "$RB" "$PB"; do ip netns add "$ns"; ip -n "$ns" link set lo up; done
-ip link add lan netns "$SA" type veth peer name lan netns "$RA"
-ip link add lan netns "$SB" type veth peer name lan netns "$RB"
-ip link add wan netns "$RA" type veth peer name wa netns "$PB"
-ip link add wan netns "$RB" type veth peer name wb netns "$PB"
-ip -n "$SA" addr add 10.63.1.2/24 dev lan; ip -n "$RA" addr add 10.63.1.1/24 dev lan
-ip -n "$SB" addr add 10.63.2.2/24 dev lan; ip -n "$RB" addr add 10.63.2.1/24 dev lan
-ip -n "$RA" addr add 198.18.1.2/24 dev wan; ip -n "$PB" addr add 198.18.1.1/24 dev wa
-ip -n "$RB" addr add 198.18.2.2/24 dev wan; ip -n "$PB" addr add 198.18.2.1/24 dev wb
-ip -n "$PB" addr add 198.18.0.1/32 dev lo
-for pair in "$SA lan" "$SB lan" "$RA lan" "$RA wan" "$RB lan" "$RB wan" "$PB wa" "$PB wb"; do
-  set -- $pair; ip -n "$1" link set "$2" addrgenmode none; ip -n "$1" link set "$2" up
-done
-ip -n "$SA" route add default via 10.63.1.1
-ip -n "$SB" route add default via 10.63.2.1
-ip -n "$RA" route add default via 198.18.1.1
-ip -n "$RB" route add default via 198.18.2.1
-for r in "$RA" "$RB" "$PB"; do ip netns exec "$r" sysctl -qw net.ipv4.ip_forward=1; done
-for r in "$RA" "$RB"; do
-  ip netns exec "$r" nft -f - <<NFT
-table ip ovlnat {
-  chain post { type nat hook postrouting priority srcnat; oifname "wan" masquerade random,fully-random; }
-}
-NFT
-done
+nat_topology 10.63
+nat_masquerade "random,fully-random"
 
 # --- the public servers ----------------------------------------------------------
 ip netns exec "$PB" turnserver -n --no-cli --no-tls --no-dtls --lt-cred-mech --realm ovl.test \
@@ -201,18 +179,6 @@ ours() {  # credential
   echo "{$base,\"relay_server\":{\"listen_port\":3490,\"external_addr\":\"198.18.0.1:3490\",\"max_sessions\":4,\"auth_credential\":\"$1\"}}"
 }
 
-nat_mode() {  # "masquerade" options for both routers; their conntrack flushed
-  for r in "$RA" "$RB"; do
-    ip netns exec "$r" nft -f - <<NFT
-flush table ip ovlnat
-table ip ovlnat {
-  chain post { type nat hook postrouting priority srcnat; oifname "wan" masquerade $1; }
-}
-NFT
-    ip netns exec "$r" conntrack -F 2>/dev/null
-  done
-}
-
 # --- 1. our relay ------------------------------------------------------------------
 start_daemons p1
 setup a 1 10.200.1.0/28 "$(ours cluster-secret)"
@@ -295,7 +261,7 @@ echo "before: A sees B: $ta; B sees A: $tb"
 loss=$(ip netns exec "$SA" ping -q -c 30 -i 0.5 -W 1 10.200.2.1 | sed -nE 's/.* ([0-9.]+)% packet loss.*/\1/p')
 echo "ping through the relay during direct retries: ${loss}% loss"
 python3 -c 'import sys; sys.exit(0 if float(sys.argv[1]) <= 10 else 1)' "$loss"
-nat_mode ""
+nat_masquerade ""
 srflx() {  # node -> its server-reflexive candidate
   ctl "$1" '{"op":"nat_status"}' > "$tmp/nat.$1"
   python3 -c 'import json,sys; s=json.load(open(sys.argv[1])); print(" ".join(c["address"] for c in s["candidates"] if c["candidate_type"]=="server-reflexive"))' "$tmp/nat.$1"
@@ -330,7 +296,7 @@ outcomes = [a["outcome"] for a in p["attempts"]]
 assert "relayed" in outcomes and outcomes[-1] == "hole-punched", outcomes
 PY
 stop_daemons
-nat_mode "random,fully-random"
+nat_masquerade "random,fully-random"
 echo "ok 3: a relayed peer moved off the relay to a hole-punched path once its NAT allowed one"
 
 # --- 4. a wrong relay credential is refused ------------------------------------------

@@ -28,6 +28,7 @@
 # Exit 0 pass, 1 fail, 77 skipped (not root / missing tools).
 set -euo pipefail
 . "$(dirname "$0")/lib/quiet_grep.bash"  # grep -q without the pipefail SIGPIPE race
+. "$(dirname "$0")/lib/nat_topology.bash"
 trap 'echo "FAILED at line $LINENO: $BASH_COMMAND"' ERR
 [ "$(id -u)" = 0 ] || { echo "skip: needs root"; exit 77; }
 for c in ip nft turnserver curl python3; do
@@ -55,31 +56,8 @@ show_logs() {
 trap 'echo "FAILED at line $LINENO: $BASH_COMMAND"; show_logs' ERR
 
 # --- topology (as nat_traversal.sh) ---------------------------------------------
-for ns in "$SA" "$SB" "$RA" "$RB" "$PB"; do ip netns add "$ns"; ip -n "$ns" link set lo up; done
-ip link add lan netns "$SA" type veth peer name lan netns "$RA"
-ip link add lan netns "$SB" type veth peer name lan netns "$RB"
-ip link add wan netns "$RA" type veth peer name wa netns "$PB"
-ip link add wan netns "$RB" type veth peer name wb netns "$PB"
-ip -n "$SA" addr add 10.62.1.2/24 dev lan; ip -n "$RA" addr add 10.62.1.1/24 dev lan
-ip -n "$SB" addr add 10.62.2.2/24 dev lan; ip -n "$RB" addr add 10.62.2.1/24 dev lan
-ip -n "$RA" addr add 198.18.1.2/24 dev wan; ip -n "$PB" addr add 198.18.1.1/24 dev wa
-ip -n "$RB" addr add 198.18.2.2/24 dev wan; ip -n "$PB" addr add 198.18.2.1/24 dev wb
-ip -n "$PB" addr add 198.18.0.1/32 dev lo
-for pair in "$SA lan" "$SB lan" "$RA lan" "$RA wan" "$RB lan" "$RB wan" "$PB wa" "$PB wb"; do
-  set -- $pair; ip -n "$1" link set "$2" addrgenmode none; ip -n "$1" link set "$2" up
-done
-ip -n "$SA" route add default via 10.62.1.1
-ip -n "$SB" route add default via 10.62.2.1
-ip -n "$RA" route add default via 198.18.1.1
-ip -n "$RB" route add default via 198.18.2.1
-for r in "$RA" "$RB" "$PB"; do ip netns exec "$r" sysctl -qw net.ipv4.ip_forward=1; done
-for r in "$RA" "$RB"; do
-  ip netns exec "$r" nft -f - <<NFT
-table ip ovlnat {
-  chain post { type nat hook postrouting priority srcnat; oifname "wan" masquerade; }
-}
-NFT
-done
+nat_topology 10.62
+nat_masquerade ""
 
 # coturn as a plain STUN server (Binding needs no credentials).
 # Two addresses: two STUN servers to tell the NAT's mapping behaviour.
