@@ -13,6 +13,7 @@
 # releasing the address, teardown, and N exactly as before after shutdown.
 set -euo pipefail
 . "$(dirname "$0")/lib/quiet_grep.bash"  # grep -q without the pipefail SIGPIPE race
+. "$(dirname "$0")/lib/procs.bash"
 trap 'echo "FAILED at line $LINENO: $BASH_COMMAND"' ERR
 [ "$(id -u)" = 0 ] || { echo "needs root"; exit 77; }
 BUILD_DIR=${BUILD_DIR:-$(cd "$(dirname "$0")/../.." && pwd)/build}
@@ -21,7 +22,7 @@ N=ovl${tag}n
 tmp=$(mktemp -d /tmp/overlayd-$tag.XXXX)
 pids=() cns=()
 cleanup() {
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  stop_all "${pids[@]}"
   for c in "${cns[@]}"; do ip netns del "$c" 2>/dev/null || true; done
   ip netns del "$N" 2>/dev/null || true
   rm -rf "$tmp"

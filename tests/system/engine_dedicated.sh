@@ -17,6 +17,7 @@
 # both namespaces exactly as before after shutdown.
 set -euo pipefail
 . "$(dirname "$0")/lib/quiet_grep.bash"  # grep -q without the pipefail SIGPIPE race
+. "$(dirname "$0")/lib/procs.bash"
 trap 'echo "FAILED at line $LINENO: $BASH_COMMAND"' ERR
 [ "$(id -u)" = 0 ] || { echo "needs root"; exit 77; }
 BUILD_DIR=${BUILD_DIR:-$(cd "$(dirname "$0")/../.." && pwd)/build}
@@ -30,7 +31,7 @@ pids=()
 declare -A dpid
 
 cleanup() {
-  for p in "${pids[@]}" "${dpid[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  stop_all "${pids[@]}" "${dpid[@]}"
   for n in "$CA" "$CB" "$A" "$B"; do ip netns del "$n" 2>/dev/null || true; done
   rm -rf "$tmp"
 }

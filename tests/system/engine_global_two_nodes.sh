@@ -12,6 +12,7 @@
 # nft ruleset must be exactly as before.
 set -euo pipefail
 . "$(dirname "$0")/lib/quiet_grep.bash"  # grep -q without the pipefail SIGPIPE race
+. "$(dirname "$0")/lib/procs.bash"
 trap 'echo "FAILED at line $LINENO: $BASH_COMMAND"' ERR
 [ "$(id -u)" = 0 ] || { echo "needs root"; exit 77; }
 BUILD_DIR=${BUILD_DIR:-$(cd "$(dirname "$0")/../.." && pwd)/build}
@@ -23,7 +24,7 @@ tmp=$(mktemp -d /tmp/overlayd-$tag.XXXX)
 pids=()
 
 cleanup() {
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  stop_all "${pids[@]}"
   ip netns del "$A" 2>/dev/null || true
   ip netns del "$B" 2>/dev/null || true
   rm -rf "$tmp"
