@@ -3,8 +3,12 @@
 #include <caf/actor_system.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include <spdlog/spdlog.h>
+
 #include "actors/traced.hpp"
+#include "net/host/files.hpp"
 #include "net/ipam.hpp"
+#include "net/subnet_file.hpp"
 
 namespace overlayd::actors {
 
@@ -24,8 +28,12 @@ overloaded(Fs...) -> overloaded<Fs...>;
 
 class allocator_impl : public traced<allocator_actor::base> {
  public:
-  allocator_impl(caf::actor_config& cfg, observability* obs, std::shared_ptr<net::node_pools> pools)
-      : traced(cfg, obs, "allocator"), owned_(std::move(pools)), pools_(*owned_) {}
+  allocator_impl(caf::actor_config& cfg, observability* obs, std::shared_ptr<net::node_pools> pools,
+                 std::string data_dir)
+      : traced(cfg, obs, "allocator"),
+        owned_(std::move(pools)),
+        pools_(*owned_),
+        file_(data_dir.empty() ? std::string() : data_dir + "/" + net::subnet_file_name) {}
 
   behavior_type make_behavior() override {
     return {
@@ -52,13 +60,39 @@ class allocator_impl : public traced<allocator_actor::base> {
         overloaded{
             [&](const pool::set_slice& m) { pools_.set_slice(m.slice); },
             [&](const pool::set_cluster& m) {
+              const auto before = pools_.registry() ? std::optional(pools_.registry()->cluster()) : std::nullopt;
               if (auto s = pools_.set_cluster(m.cluster, m.node_ip); !s) fail(s.err());
+              else if (before != pools_.registry()->cluster()) load();  // a new registry
             },
             [&](const pool::assign_subnet& m) {
-              auto s = pools_.assign_subnet(m.key, m.node);
-              if (s) out.subnet = *s; else fail(s.err());
+              const bool known = pools_.registry() && pools_.registry()->lookup(m.key, m.node);
+              std::vector<net::subnet_skip> skips;
+              auto s = pools_.assign_subnet(m.key, m.node, &skips);
+              for (const auto& k : skips)
+                spdlog::info("service subnet for {}@{}: skipped {} ({} slot{}): {}", m.key, m.node,
+                             k.slot.to_string(), k.count, k.count == 1 ? "" : "s", k.reason);
+              if (!s) return fail(s.err());
+              out.subnet = *s;
+              if (!known) {
+                if (auto w = save(); !w) {
+                  // Not kept: a restart could not give this subnet back.
+                  pools_.release_subnet(m.key, m.node);
+                  fail(w.err());
+                }
+              }
             },
-            [&](const pool::release_subnet& m) { pools_.release_subnet(m.key, m.node); },
+            [&](const pool::release_subnet& m) {
+              if (pools_.registry() && pools_.registry()->lookup(m.key, m.node)) {
+                pools_.release_subnet(m.key, m.node);
+                if (auto w = save(); !w) spdlog::warn("service subnets: {}", w.err().message);
+              }
+            },
+            [&](const pool::set_routed& m) { pools_.set_routed(m.owner, m.cidrs); },
+            [&](const pool::bindings&) { out.bindings = pools_.bindings(); },
+            [&](const pool::route_check& m) {
+              for (const auto& c : m.cidrs)
+                if (auto why = pools_.route_conflict(c, m.node)) return fail(error(errc::already_exists, *why));
+            },
             [&](const pool::open& m) { pools_.open_pool(m.pool, m.subnet); },
             [&](const pool::close& m) { pools_.close_pool(m.pool); },
             [&](const pool::bind& m) { pools_.bind(m.service, m.pool); },
@@ -94,16 +128,58 @@ class allocator_impl : public traced<allocator_actor::base> {
     return out;
   }
 
+  // Re-binds the assignments persisted for this cluster. A file for another
+  // cluster (the agent changed it) is left alone and replaced on the next save.
+  void load() {
+    if (file_.empty()) return;
+    auto text = host::read_file(file_);
+    if (!text) {
+      if (text.err().code != errc::not_found) spdlog::warn("service subnets: {}", text.err().message);
+      return;
+    }
+    auto f = net::parse_subnet_file(*text);
+    if (!f) {
+      spdlog::warn("service subnets: {} is unreadable ({}); assignments start afresh", file_, f.err().message);
+      return;
+    }
+    const net::cidr cluster = pools_.registry()->cluster();
+    if (f->cluster.normalized() != cluster) {
+      spdlog::info("service subnets: {} is for cluster {}, not {}; not restored", file_,
+                   f->cluster.to_string(), cluster.to_string());
+      return;
+    }
+    size_t restored = 0;
+    for (const auto& r : f->records) {
+      if (auto s = pools_.restore_subnet(r.service, r.node, r.subnet); !s)
+        spdlog::warn("service subnets: {}@{} {} not restored: {}", r.service, r.node, r.subnet.to_string(),
+                     s.err().message);
+      else
+        ++restored;
+    }
+    if (restored) spdlog::info("service subnets: {} assignment(s) restored from {}", restored, file_);
+  }
+
+  status save() {
+    if (file_.empty() || !pools_.registry()) return {};
+    net::subnet_file f;
+    f.cluster = pools_.registry()->cluster();
+    for (const auto& [key, subnet] : pools_.registry()->assignments()) f.records.push_back({key.first, key.second, subnet});
+    if (auto w = host::write_file_atomic(file_, net::format_subnet_file(f)); !w)
+      return error(w.err().code, "service subnets not persisted: " + w.err().message, w.err().sys_errno);
+    return {};
+  }
+
   std::shared_ptr<net::node_pools> owned_;
   net::node_pools& pools_;
+  std::string file_;  // <data_dir>/service_subnets, or empty
 };
 }  // namespace
 
 net::cidr default_node_slice() { return *net::cidr::parse("10.200.0.0/16"); }
 
 allocator_actor spawn_allocator(caf::actor_system& sys, observability* obs,
-                                std::shared_ptr<net::node_pools> pools) {
-  return sys.spawn<allocator_impl>(obs, std::move(pools));
+                                std::shared_ptr<net::node_pools> pools, std::string data_dir) {
+  return sys.spawn<allocator_impl>(obs, std::move(pools), std::move(data_dir));
 }
 
 }  // namespace overlayd::actors

@@ -6,13 +6,16 @@
 // come straight here; the supervisor drives the rest with pool_request.
 // The pools themselves belong to the supervisor (like the dns record store):
 // a restarted allocator carries on with every pool, binding and assignment.
-// Only the allocator touches them while it runs.
+// Only the allocator touches them while it runs. It also owns the file the
+// service-subnet assignments persist in (net/subnet_file.hpp): loaded when
+// the registry is made, rewritten whole after every change.
 // Timers: none.
 #pragma once
 
 #include <caf/fwd.hpp>
 
 #include <memory>
+#include <string>
 
 #include "actors/messages.hpp"
 #include "actors/observability.hpp"
@@ -26,7 +29,8 @@ namespace overlayd::actors {
 // The seed's slice before any setup_global_overlay.
 net::cidr default_node_slice();
 
+// `data_dir`: where the service-subnet assignments persist (empty: nowhere).
 allocator_actor spawn_allocator(caf::actor_system& sys, observability* obs,
-                                std::shared_ptr<net::node_pools> pools);
+                                std::shared_ptr<net::node_pools> pools, std::string data_dir);
 
 }  // namespace overlayd::actors

@@ -193,6 +193,7 @@ class dedicated_transport_impl : public traced<dedicated_transport_actor::base> 
     shut_device();
     st_->up_with.reset();
     st_->peers.clear();
+    ask(pool::set_routed{"dedicated:" + st_->service, {}});
     if (!forget_identity) return;
     // teardown_service_overlay: the identity goes with the service.
     const std::string marker_path = ipc::network_marker::path_in(st_->data_dir);
@@ -215,8 +216,11 @@ class dedicated_transport_impl : public traced<dedicated_transport_actor::base> 
               if (!st_->peers.count(p.public_key) && st_->peers.size() >= max_dedicated_peers)
                 return ipc::resp::err{"too many peers on dedicated overlay " + st_->service + " (limit " +
                                       std::to_string(max_dedicated_peers) + ")"};
+              if (auto why = route_conflict("add_peer", p.public_key, pc->allowed_ips)) return ipc::resp::err{*why};
+              note_moves(*d, pc->key, pc->allowed_ips);
               if (auto s = d->upsert_peer(*pc); !s) return engine_error("add_peer failed: " + s.err().message);
               st_->peers[p.public_key] = *pc;
+              publish_routes(*d);
               return ipc::resp::ok{};
             },
             [&](const ipc::req::remove_peer& m) -> ipc::response {
@@ -224,6 +228,7 @@ class dedicated_transport_impl : public traced<dedicated_transport_actor::base> 
               if (!k) return ipc::resp::err{"invalid public key " + m.pubkey};
               if (auto s = d->remove_peer(*k); !s) return engine_error("remove_peer failed: " + s.err().message);
               st_->peers.erase(m.pubkey);
+              publish_routes(*d);
               return ipc::resp::ok{};
             },
             [&](const ipc::req::add_allowed_ip& m) { return allowed_ip(*d, m.pubkey, m.cidr, true); },
@@ -241,14 +246,43 @@ class dedicated_transport_impl : public traced<dedicated_transport_actor::base> 
     if (!k) return ipc::resp::err{"invalid public key " + pubkey};
     auto c = net::cidr::parse(cidr);
     if (!c) return ipc::resp::err{"invalid CIDR " + cidr + ": " + c.err().message};
+    if (add) {
+      if (auto why = route_conflict("add_allowed_ip", pubkey, {*c})) return ipc::resp::err{*why};
+      note_moves(d, *k, {*c});
+    }
     auto s = add ? d.add_allowed_ip(*k, *c) : d.remove_allowed_ip(*k, *c);
     if (!s) return engine_error(std::string(add ? "add" : "remove") + "_allowed_ip failed: " + s.err().message);
+    publish_routes(d);
     if (auto it = st_->peers.find(pubkey); it != st_->peers.end()) {
       auto& ips = it->second.allowed_ips;
       std::erase(ips, *c);
       if (add) ips.push_back(*c);
     }
     return ipc::resp::ok{};
+  }
+
+  // As on the global device (supervisor.cpp): a route covering a local
+  // service subnet or the node slice is refused; a CIDR moving between
+  // peers is counted; the allocator learns what this device routes.
+  std::optional<std::string> route_conflict(const std::string& op, const std::string& key,
+                                            const std::vector<net::cidr>& cidrs) {
+    const std::string node = st_->up_with ? st_->up_with->node_key : std::string("0");
+    auto r = ask(pool::route_check{cidrs, node});
+    if (!r.failure) return std::nullopt;
+    return op + " " + key + " on dedicated overlay " + st_->service + ": refused: " + r.failure->message;
+  }
+
+  void note_moves(const overlay::dedicated_overlay& d, const crypto::public_key& to,
+                  const std::vector<net::cidr>& cidrs) {
+    for (const auto& [c, from] : overlay::cidr_moves(d.device(), to, cidrs)) {
+      obs().counters().allowed_ip_moves.fetch_add(1);
+      spdlog::warn("allowed IP {} moves from peer {} to peer {} on {}", c.to_string(),
+                   crypto::key_to_base64(from.span()), crypto::key_to_base64(to.span()), d.interface());
+    }
+  }
+
+  void publish_routes(const overlay::dedicated_overlay& d) {
+    ask(pool::set_routed{"dedicated:" + st_->service, overlay::routed_cidrs(d.device())});
   }
 
   std::shared_ptr<dedicated_state> st_;

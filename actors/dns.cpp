@@ -48,7 +48,7 @@ class dns_impl : public traced<dns_actor::base> {
           return {c, listen(ep, on)};
         },
         [this](dns_domain_atom, correlation_id c, const std::string& domain) -> reply {
-          if (auto r = server_.set_domain(domain); !r)
+          if (auto r = server_.add_domain(domain); !r)
             return {c, ipc::resp::err{"overlay engine error: DNS domain " + domain + ": " + r.err().message}};
           return {c, ipc::resp::ok{}};
         },

@@ -23,7 +23,9 @@
 #include <variant>
 #include <vector>
 
+#include "actors/service_row.hpp"
 #include "ipc/types.hpp"
+#include "net/ipam.hpp"
 
 namespace overlayd::overlay {
 class global_overlay;
@@ -39,6 +41,7 @@ using serve_atom = caf::atom_constant<caf::atom("serve")>;        // supervisor:
 using alloc_ip_atom = caf::atom_constant<caf::atom("alloc_ip")>;  // allocator
 using release_atom = caf::atom_constant<caf::atom("release_ip")>; // allocator
 using pools_atom = caf::atom_constant<caf::atom("pools")>;        // allocator: a pool operation
+using services_atom = caf::atom_constant<caf::atom("services")>;  // supervisor: the service table
 using dns_set_atom = caf::atom_constant<caf::atom("dns_set")>;    // dns
 using dns_del_atom = caf::atom_constant<caf::atom("dns_del")>;    // dns
 using dns_listen_atom = caf::atom_constant<caf::atom("dns_listen")>;  // dns: serve on / stop serving on
@@ -93,18 +96,23 @@ struct allocate_port { uint16_t base; };                     // -> port (dedicat
 struct reserve_port { uint16_t base, port; };                // a port from the marker
 struct release_port { uint16_t port; };
 struct assignments {};                                       // -> the registry's (service, node, subnet)
+struct set_routed { std::string owner; std::vector<net::cidr> cidrs; };  // a device's peer routes
+struct route_check { std::vector<net::cidr> cidrs; std::string node; };  // failure: a conflict, named
+struct bindings {};                                          // -> each bound service's bridge pool
 }  // namespace pool
 using pool_request =
     std::variant<pool::set_slice, pool::set_cluster, pool::assign_subnet, pool::release_subnet,
                  pool::open, pool::close, pool::bind, pool::unbind, pool::allocate,
                  pool::allocate_slice, pool::release, pool::allocate_port,
-                 pool::reserve_port, pool::release_port, pool::assignments>;
+                 pool::reserve_port, pool::release_port, pool::assignments, pool::set_routed,
+                 pool::route_check, pool::bindings>;
 struct pool_reply {
   std::optional<error> failure;  // set when the operation failed
   std::optional<net::ip_address> ip;
   std::optional<net::cidr> subnet;
   std::optional<uint16_t> port;
   std::vector<std::tuple<std::string, std::string, net::cidr>> assignments;
+  std::vector<net::node_pools::binding> bindings;
 };
 
 struct nat_device_link;  // actors/nat_orchestrator.hpp
@@ -186,6 +194,7 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(overlayd::ipc::req::unregister_dns)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(overlayd::actors::inbound_call)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(overlayd::actors::pool_request)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(overlayd::actors::pool_reply)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<overlayd::actors::service_row>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(overlayd::net::endpoint)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(overlayd::actors::nat_setup)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(overlayd::actors::nat_peer_update)
@@ -273,6 +282,8 @@ using supervisor_actor = caf::typed_actor<
     caf::replies_to<crash_atom, correlation_id, std::string>::with<correlation_id, ipc::response>,
     // Testing: block the named service's actor on a gate (see stall_gate).
     caf::replies_to<stall_atom, correlation_id, std::string, std::shared_ptr<stall_gate>>::with<correlation_id,
-                                                                                               ipc::response>>;
+                                                                                               ipc::response>,
+    // GET /v1/services: every service the node knows, as service_row.
+    caf::replies_to<services_atom>::with<std::vector<service_row>>>;
 
 }  // namespace overlayd::actors

@@ -15,6 +15,13 @@
 
 namespace overlayd::actors {
 
+// Engine-wide event counters exported in /metrics.
+struct engine_counters {
+  // An AllowedIP that moved from one peer to another (WireGuard's rule; the
+  // agent may rely on it, so it is counted and logged, not refused).
+  std::atomic<uint64_t> allowed_ip_moves{0};
+};
+
 struct actor_stats {
   std::atomic<int64_t> mailbox{0};   // enqueued and not yet consumed
   std::atomic<uint64_t> handled{0};  // messages consumed
@@ -25,6 +32,8 @@ class observability {
   explicit observability(size_t trace_capacity) : ring_(trace_capacity) {}
 
   trace_ring& ring() noexcept { return ring_; }
+  engine_counters& counters() noexcept { return counters_; }
+  const engine_counters& counters() const noexcept { return counters_; }
   const trace_ring& ring() const noexcept { return ring_; }
 
   // One stats block per actor name; an actor restarted under the same name
@@ -71,6 +80,7 @@ class observability {
 
  private:
   trace_ring ring_;
+  engine_counters counters_;
   mutable std::mutex mu_;  // guards stats_ (the map, not the counters)
   std::map<std::string, std::shared_ptr<actor_stats>> stats_;
   std::string nat_attempts_ = "[]";  // guarded by mu_

@@ -192,9 +192,15 @@ class service_overlay_impl : public traced<service_overlay_actor::base> {
         return ipc::resp::err{"no service bridge for service " + svc() + "; call setup_service_overlay() first"};
       bridge = &*st_->bridge;
     }
-    if (st_->attached.count(pid))
-      return ipc::resp::err{"container pid " + std::to_string(pid) + " is already attached to service " + svc() +
-                            " (" + st_->attached[pid].service_ip.to_string() + "); detach it first"};
+    // The agent retrying after a lost reply: the same answer. Its veth must
+    // still be there (a container that died and whose pid came back is a
+    // new container: its stale record goes, and it is attached afresh).
+    if (auto it = st_->attached.find(pid); it != st_->attached.end()) {
+      if (netlink::get_link(host_->netlink(), overlay::veth_host_name(pid, "s")).ok())
+        return ipc::resp::attached{{it->second.service_ip, std::nullopt}};
+      forget(pid, it->second);
+      st_->attached.erase(it);
+    }
     if (st_->attached.size() >= max_service_attachments)
       return ipc::resp::err{"too many attachments on service " + svc() + " (limit " +
                             std::to_string(max_service_attachments) + ")"};
@@ -235,13 +241,25 @@ class service_overlay_impl : public traced<service_overlay_actor::base> {
       info.global_ip = *g.ip;
     }
     if (m.isolation_network) {
+      // Fails closed: a member the fence cannot hold is not attached at all.
       const net::ip_address fence_ip = ctx.global ? ctx.global->node_ip() : bridge->gateway;
       const net::cidr cluster = ctx.cluster.value_or(*net::cidr::parse("10.200.0.0/16"));
-      if (auto r = host_->ensure_member_isolation(*m.isolation_network, *ip.ip, fence_ip, cluster); !r)
-        spdlog::warn("isolation {} for {}: {} (non-fatal)", *m.isolation_network, ip.ip->to_string(), r.err().message);
+      if (auto r = host_->ensure_member_isolation(*m.isolation_network, *ip.ip, fence_ip, cluster); !r) {
+        if (info.global_ip) ask(pool::release{*info.global_ip});
+        rollback(pid, info);
+        return engine_error("isolation network " + *m.isolation_network + " for " + ip.ip->to_string() +
+                            " could not be fenced: " + r.err().message + "; the container was not attached");
+      }
     }
     st_->attached[pid] = info;
     return ipc::resp::attached{{*ip.ip, std::nullopt}};
+  }
+
+  // Returns what a recorded attachment held (its links are already gone).
+  void forget(uint32_t, const attach_info& info) {
+    ask(pool::release{info.service_ip});
+    if (info.global_ip) ask(pool::release{*info.global_ip});
+    if (info.isolation_network) (void)host_->remove_member_isolation(*info.isolation_network, info.service_ip);
   }
 
   void rollback(uint32_t pid, const attach_info& info) {
@@ -256,9 +274,7 @@ class service_overlay_impl : public traced<service_overlay_actor::base> {
     if (it == st_->attached.end()) return ipc::resp::ok{};
     attach_info info = it->second;
     st_->attached.erase(it);
-    ask(pool::release{info.service_ip});
-    if (info.global_ip) ask(pool::release{*info.global_ip});
-    if (info.isolation_network) (void)host_->remove_member_isolation(*info.isolation_network, info.service_ip);
+    forget(pid, info);
     // Ephemeral: the last leaver takes the service bridge down (the
     // supervisor then retires this service, see supervisor.cpp).
     if (info.ephemeral && st_->bridge && st_->last_ctx) {

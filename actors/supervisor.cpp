@@ -66,15 +66,17 @@ struct engine_state {
 // The registry key of the node-wide shared bridge: can never be a service name.
 constexpr const char* shared_bridge_key = "__zlayer_shared_bridge__";
 
-// Contract: DEFAULT_WG_PORT; the dedicated band sits above the global port.
-constexpr uint16_t default_wg_port = 51420;
-
 // One guest_managed attachment (the seed's GuestAttachInfo).
 struct guest_info {
   net::ip_address overlay_ip;
   std::string public_key;
   std::optional<std::string> dedicated_service;  // peer lives on that device, else global
   std::optional<std::string> isolation_network;
+  std::string service;
+  // What the attach answered, without the private key (kept wiped-on-free
+  // in `key`): a retried attach answers exactly the same.
+  ipc::guest_overlay_config config;
+  std::shared_ptr<const crypto::private_key> key;
 };
 
 // One host_shared attachment: a /32 (/128) alias on the global device.
@@ -141,7 +143,7 @@ class supervisor_impl : public traced<supervisor_actor::base> {
           gateway_ = gw;
           open_host();
           pool_state_ = std::make_shared<net::node_pools>(state_.node_slice);
-          allocator_ = spawn_allocator(system(), obs_, pool_state_);
+          allocator_ = spawn_allocator(system(), obs_, pool_state_, cfg_.data_dir);
           pools_->set(allocator_);
           dns_ = spawn_dns(system(), obs_, cfg_.dns, dns_store_);
           nat_ = spawn_nat_orchestrator(system(), obs_);
@@ -165,6 +167,7 @@ class supervisor_impl : public traced<supervisor_actor::base> {
         [this](crash_atom, correlation_id c, const std::string& child) -> reply {
           return {c, crash_child(child)};
         },
+        [this](services_atom) -> std::vector<service_row> { return service_table(); },
         [this](stall_atom, correlation_id c, const std::string& svc, std::shared_ptr<stall_gate> g) -> reply {
           auto it = services_.find(svc);
           if (it == services_.end()) return {c, ipc::resp::err{"no service_overlay actor for service " + svc}};
@@ -346,6 +349,7 @@ class supervisor_impl : public traced<supervisor_actor::base> {
       auto pc = overlay::parse_peer(p.public_key, p.endpoint, p.allowed_ips, p.persistent_keepalive_secs);
       if (pc) (void)global_->upsert_peer(*pc);
     }
+    publish_global_routes();
     spdlog::info("global overlay {} up: node IP {}, cluster {}, port {}", global_->interface(),
                  global_->node_ip().to_string(), cluster.to_string(), global_->device().listen_port());
     return ipc::resp::bridge_name{global_->interface()};
@@ -405,12 +409,16 @@ class supervisor_impl : public traced<supervisor_actor::base> {
     for (auto& [svc, ch] : services) anon_send_exit(ch->actor, caf::exit_reason::user_shutdown);
     for (auto& [svc, d] : dedicated) anon_send_exit(d.actor, caf::exit_reason::user_shutdown);
     pid_owner_.clear();
+    // Guests' peers went with the device; they must not come back on the
+    // next one (the guests' attachments are gone with this teardown).
+    for (const auto& [id, g] : guest_attachments_) state_.global_peers.erase(g.public_key);
     guest_attachments_.clear();
     host_shared_.clear();
     if (shared_bridge_) ask(pool::close{shared_bridge_->name});
     shared_bridge_.reset();
     service_modes_.clear();
     global_.reset();
+    if (allocator_) publish_global_routes();
     if (host_) {
       if (auto r = host_->revert_all(); !r) spdlog::warn("teardown: {}", r.err().message);
     }
@@ -449,6 +457,33 @@ class supervisor_impl : public traced<supervisor_actor::base> {
     return ipc::resp::status{std::move(s)};
   }
 
+  // Every service with a recorded mode: its bridge pool (the allocator's
+  // bindings), and for dedicated ones the published device.
+  std::vector<service_row> service_table() {
+    std::map<std::string, net::node_pools::binding> bound;
+    for (auto& b : ask(pool::bindings{}).bindings) bound.emplace(b.service, b);
+    std::vector<service_row> rows;
+    for (const auto& [svc, mode] : service_modes_) {
+      service_row r;
+      r.service = svc;
+      r.mode = ipc::to_string(mode);
+      if (auto it = bound.find(svc); it != bound.end()) {
+        r.bridge = it->second.pool;
+        r.subnet = it->second.range;
+        r.gateway = it->second.range.network().plus(1);
+        r.members = it->second.in_use;
+      }
+      if (auto it = dedicated_.find(svc); it != dedicated_.end())
+        if (auto d = it->second.st->published()) {
+          r.dedicated_interface = d->interface();
+          r.dedicated_port = d->port();
+          r.dedicated_public_key = d->public_key_base64();
+        }
+      rows.push_back(std::move(r));
+    }
+    return rows;
+  }
+
   // ---- children ----------------------------------------------------------------
 
   pool_reply ask(pool_request r) { return pools_->ask(system(), std::move(r)); }
@@ -467,7 +502,7 @@ class supervisor_impl : public traced<supervisor_actor::base> {
   }
 
   std::string node_key() const { return std::to_string(state_.local_node_id); }
-  uint16_t port_base() const { return state_.overlay_port ? state_.overlay_port : default_wg_port; }
+  uint16_t port_base() const { return cfg_.dedicated_port_base; }
 
   service_context context() const {
     service_context c;
@@ -567,8 +602,15 @@ class supervisor_impl : public traced<supervisor_actor::base> {
   // ---- service overlays (seed semantics; the work is in service_overlay) ----
 
   reply setup_service(correlation_id c, const ipc::req::setup_service_overlay& m) {
-    if (!state_.cluster || !global_)
-      return {c, ipc::resp::err{"service subnet registry needs a cluster CIDR (SetupGlobalOverlay first)"}};
+    if (!host_) return {c, engine_error("host mechanics unavailable: " + host_error_)};
+    // Before any setup_global_overlay the registry carves the default
+    // cluster (10.200.0.0/16), as the seed does; the services then have
+    // bridges and no cross-node transport until the global overlay is up.
+    if (!state_.cluster) {
+      const net::cidr cluster = default_node_slice();
+      if (auto r = ask(pool::set_cluster{cluster, net::ip_allocator(state_.node_slice).node_ip()}); r.failure)
+        return {c, engine_error(r.failure->message)};
+    }
     // The mode is recorded before any host work (seed): attach uses it.
     service_modes_[m.service] = m.mode;
     if (ipc::uses_shared_bridge(m.mode)) {
@@ -623,9 +665,11 @@ class supervisor_impl : public traced<supervisor_actor::base> {
   void note_attach_dns(const ipc::req::attach_container& m) {
     if (m.dns_server) dns_server_ = m.dns_server;
     if (m.dns_domain) {
-      dns_domain_ = m.dns_domain;
-      // The domain an attach carries replaces --dns-domain (seed keeps it).
-      if (dns_) caf::anon_send(dns_, dns_domain_atom::value, correlation_id{0}, *m.dns_domain);
+      dns_domain_ = m.dns_domain;  // a guest's config names the last one given
+      // Served besides --dns-domain, never instead of it: containers that
+      // search other domains keep resolving.
+      if (dns_domains_.size() < 64 && dns_domains_.insert(*m.dns_domain).second && dns_)
+        caf::anon_send(dns_, dns_domain_atom::value, correlation_id{0}, *m.dns_domain);
     }
   }
 
@@ -681,7 +725,9 @@ class supervisor_impl : public traced<supervisor_actor::base> {
   ipc::response detach(const ipc::req::detach_container& m) {
     if (auto* g = std::get_if<ipc::guest_managed>(&m.handle)) return detach_guest(g->id);
     if (auto* h = std::get_if<ipc::host_shared>(&m.handle)) return detach_host_shared(h->id);
-    return ipc::resp::err{"windows_container detach is not supported on Linux"};
+    // Nothing of a Windows container can exist on Linux: detaching it is
+    // trivially done (the agent may detach whatever it once asked for).
+    return ipc::resp::ok{};
   }
 
   // veth-<pid>-* links of dead containers (a crashed runtime, a previous
@@ -700,9 +746,12 @@ class supervisor_impl : public traced<supervisor_actor::base> {
     else if (!r->empty()) spdlog::info("orphan veth sweep removed {} link(s)", r->size());
   }
 
-  void join_isolation(const std::string& network, const net::ip_address& ip) {
+  // Fails closed: the caller refuses the attach when the fence is not in place.
+  status join_isolation(const std::string& network, const net::ip_address& ip) {
     if (auto r = host_->ensure_member_isolation(network, ip, global_->node_ip(), global_->cluster()); !r)
-      spdlog::warn("isolation {} for {}: {} (non-fatal)", network, ip.to_string(), r.err().message);
+      return error(r.err().code, "isolation network " + network + " for " + ip.to_string() +
+                                     " could not be fenced: " + r.err().message);
+    return {};
   }
 
   void leave_isolation(const std::string& network, const net::ip_address& ip) {
@@ -770,9 +819,16 @@ class supervisor_impl : public traced<supervisor_actor::base> {
     if (!global_)
       return ipc::resp::err{"guest-managed attach requires the global overlay to be set up first "
                             "(no node WireGuard public key)"};
-    if (auto it = guest_attachments_.find(id); it != guest_attachments_.end())
-      return ipc::resp::err{"guest " + id + " is already attached (" + it->second.overlay_ip.to_string() +
-                            "); detach it first"};
+    if (auto it = guest_attachments_.find(id); it != guest_attachments_.end()) {
+      // The agent retrying after a lost reply: the same answer, same keys.
+      if (it->second.service == m.service) {
+        ipc::guest_overlay_config again = it->second.config;
+        again.private_key = crypto::key_to_base64(it->second.key->span());
+        return ipc::resp::guest_config{std::move(again)};
+      }
+      return ipc::resp::err{"guest " + id + " is already attached to service " + it->second.service + " (" +
+                            it->second.overlay_ip.to_string() + "); detach it first"};
+    }
     if (guest_attachments_.size() >= max_guest_attachments)
       return ipc::resp::err{"too many guest attachments (limit " + std::to_string(max_guest_attachments) + ")"};
     // 1. The IP from the service's bridge pool when it has one, else the
@@ -829,21 +885,35 @@ class supervisor_impl : public traced<supervisor_actor::base> {
       ask(pool::release{overlay_ip});
       return engine_error("guest " + id + ": " + added.err().message);
     }
+    // Isolation fails closed: a guest whose fence cannot be installed is
+    // not attached at all.
+    if (m.isolation_network)
+      if (auto r = join_isolation(*m.isolation_network, overlay_ip); !r) {
+        if (ded) {
+          (void)ask_child(dedicated_actor(m.service), ded_peer_atom::value, correlation_id{0},
+                          ipc::request{ipc::req::remove_peer{guest_pub, ipc::peer_scope{m.service}}});
+        } else {
+          (void)global_->remove_peer(pc->key);
+          (void)host_->delete_route(host_cidr(overlay_ip), global_->interface());
+        }
+        ask(pool::release{overlay_ip});
+        return engine_error("guest " + id + ": " + r.err().message);
+      }
     state_.global_peers[guest_pub] = guest_peer;
-    if (m.isolation_network) join_isolation(*m.isolation_network, overlay_ip);
-    guest_attachments_[id] = guest_info{overlay_ip, guest_pub,
-                                        ded ? std::optional<std::string>(m.service) : std::nullopt,
-                                        m.isolation_network};
     // 5. The config the caller ships into the guest.
     ipc::guest_overlay_config cfg;
     cfg.overlay_ip = overlay_ip;
     cfg.prefix_len = prefix_len;
-    cfg.private_key = crypto::key_to_base64(sk.span());
     cfg.public_key = guest_pub;
     cfg.listen_port = listen_port;
     cfg.peers.push_back(std::move(node_peer));
     cfg.dns_server = m.dns_server ? m.dns_server : std::optional<net::ip_address>(global_->node_ip());
     cfg.dns_domain = m.dns_domain ? m.dns_domain : dns_domain_ ? dns_domain_ : std::optional<std::string>(cfg_.dns.domain);
+    guest_info info{overlay_ip, guest_pub, ded ? std::optional<std::string>(m.service) : std::nullopt,
+                    m.isolation_network, m.service, cfg,
+                    std::make_shared<const crypto::private_key>(std::move(sk))};
+    guest_attachments_.emplace(id, std::move(info));
+    cfg.private_key = crypto::key_to_base64(guest_attachments_.at(id).key->span());
     return ipc::resp::guest_config{std::move(cfg)};
   }
 
@@ -851,7 +921,7 @@ class supervisor_impl : public traced<supervisor_actor::base> {
   ipc::response detach_guest(const std::string& id) {
     auto it = guest_attachments_.find(id);
     if (it == guest_attachments_.end()) return ipc::resp::ok{};
-    guest_info info = it->second;
+    guest_info info = std::move(it->second);
     guest_attachments_.erase(it);
     state_.global_peers.erase(info.public_key);
     if (info.dedicated_service) {
@@ -875,9 +945,11 @@ class supervisor_impl : public traced<supervisor_actor::base> {
     if (!global_)
       return ipc::resp::err{"host-shared attach requires the global overlay to be set up first "
                             "(no device to alias the container /32 on)"};
-    if (auto it = host_shared_.find(id); it != host_shared_.end())
-      return ipc::resp::err{"host-shared container " + id + " is already attached (" +
-                            it->second.ip.to_string() + "); detach it first"};
+    if (auto it = host_shared_.find(id); it != host_shared_.end()) {
+      if (it->second.service == m.service) return ipc::resp::attached{{it->second.ip, std::nullopt}};  // a retry
+      return ipc::resp::err{"host-shared container " + id + " is already attached to service " +
+                            it->second.service + " (" + it->second.ip.to_string() + "); detach it first"};
+    }
     if (host_shared_.size() >= max_host_shared_attachments)
       return ipc::resp::err{"too many host-shared attachments (limit " +
                             std::to_string(max_host_shared_attachments) + ")"};
@@ -887,7 +959,12 @@ class supervisor_impl : public traced<supervisor_actor::base> {
       ask(pool::release{*ip.ip});
       return engine_error(r.err().message);
     }
-    if (m.isolation_network) join_isolation(*m.isolation_network, *ip.ip);
+    if (m.isolation_network)
+      if (auto r = join_isolation(*m.isolation_network, *ip.ip); !r) {  // fails closed
+        (void)global_->device().remove_alias(*ip.ip);
+        ask(pool::release{*ip.ip});
+        return engine_error("host-shared " + id + ": " + r.err().message);
+      }
     host_shared_[id] = host_shared_info{*ip.ip, m.service, m.isolation_network};
     return ipc::resp::attached{{*ip.ip, std::nullopt}};
   }
@@ -922,11 +999,40 @@ class supervisor_impl : public traced<supervisor_actor::base> {
     return rp;
   }
 
+  // Routes that contradict this node's own addressing are refused: a CIDR
+  // equal to or covering a local service subnet or the node's own slice
+  // would pull local traffic onto a peer. A more specific one (a guest's
+  // /32) is fine. Names both sides.
+  std::optional<std::string> route_conflict(const std::string& op, const std::string& key,
+                                            const std::vector<net::cidr>& cidrs) {
+    auto r = ask(pool::route_check{cidrs, node_key()});
+    if (!r.failure) return std::nullopt;
+    return op + " " + key + ": refused: " + r.failure->message;
+  }
+
+  // WireGuard's rule: a CIDR already held by another peer moves to this one.
+  // The agent may rely on it; count it and say so.
+  void note_moves(const overlay::global_overlay& g, const crypto::public_key& to, const std::vector<net::cidr>& cidrs) {
+    for (const auto& [c, from] : overlay::cidr_moves(g.device(), to, cidrs)) {
+      obs_->counters().allowed_ip_moves.fetch_add(1);
+      spdlog::warn("allowed IP {} moves from peer {} to peer {} on {}", c.to_string(),
+                   crypto::key_to_base64(from.span()), crypto::key_to_base64(to.span()), g.interface());
+    }
+  }
+
+  // The allocator keeps new service subnets off what the global device routes.
+  void publish_global_routes() {
+    ask(pool::set_routed{"global", global_ ? overlay::routed_cidrs(global_->device()) : std::vector<net::cidr>{}});
+  }
+
   ipc::response add_peer(const ipc::req::add_peer& m) {
     const auto& p = m.peer;
+    if (auto ips = net::parse_cidr_list(p.allowed_ips); ips)
+      if (auto why = route_conflict("add_peer", p.public_key, *ips)) return ipc::resp::err{*why};
     if (global_) {
       auto pc = overlay::parse_peer(p.public_key, p.endpoint, p.allowed_ips, p.persistent_keepalive_secs);
       if (!pc) return ipc::resp::err{pc.err().message};
+      note_moves(*global_, pc->key, pc->allowed_ips);
       // The same endpoint again (the agent re-sending a peer, e.g. with new
       // NAT candidates) leaves the device's endpoint alone: it may have
       // roamed, or NAT traversal may have moved it to a punched or relayed
@@ -935,6 +1041,7 @@ class supervisor_impl : public traced<supervisor_actor::base> {
           it != state_.global_peers.end() && it->second.endpoint == p.endpoint)
         pc->endpoint = net::endpoint{};
       if (auto r = global_->upsert_peer(*pc); !r) return engine_error("add_peer failed: " + r.err().message);
+      publish_global_routes();
     } else {
       // Seed: no host transport yet → record, install when the device exists.
       spdlog::warn("global overlay not set up; recording peer {} for later", p.public_key);
@@ -949,6 +1056,7 @@ class supervisor_impl : public traced<supervisor_actor::base> {
       auto k = crypto::public_key_from_base64(m.pubkey);
       if (!k) return ipc::resp::err{"invalid public key " + m.pubkey};
       if (auto r = global_->remove_peer(*k); !r) return engine_error("remove_peer failed: " + r.err().message);
+      publish_global_routes();
     }
     state_.global_peers.erase(m.pubkey);
     nat_peer_send(m.pubkey, {});
@@ -961,8 +1069,13 @@ class supervisor_impl : public traced<supervisor_actor::base> {
     if (!k) return ipc::resp::err{"invalid public key " + pubkey};
     auto c = net::cidr::parse(cidr);
     if (!c) return ipc::resp::err{"invalid CIDR " + cidr + ": " + c.err().message};
+    if (add) {
+      if (auto why = route_conflict("add_allowed_ip", pubkey, {*c})) return ipc::resp::err{*why};
+      note_moves(*global_, *k, {*c});
+    }
     auto r = add ? global_->add_allowed_ip(*k, *c) : global_->remove_allowed_ip(*k, *c);
     if (!r) return engine_error(std::string(add ? "add" : "remove") + "_allowed_ip failed: " + r.err().message);
+    publish_global_routes();
     return ipc::resp::ok{};
   }
 
@@ -1028,7 +1141,7 @@ class supervisor_impl : public traced<supervisor_actor::base> {
 
   void restart_allocator(const std::string& why) {
     spdlog::warn("allocator exited ({}); restarting it over its pools", why);
-    allocator_ = spawn_allocator(system(), obs_, pool_state_);
+    allocator_ = spawn_allocator(system(), obs_, pool_state_, cfg_.data_dir);
     monitor(allocator_);
     pools_->set(allocator_);
   }
@@ -1037,6 +1150,7 @@ class supervisor_impl : public traced<supervisor_actor::base> {
     spdlog::warn("dns actor exited ({}); restarting it", why);
     dns_ = spawn_dns(system(), obs_, cfg_.dns, dns_store_);
     monitor(dns_);
+    for (const auto& d : dns_domains_) caf::anon_send(dns_, dns_domain_atom::value, correlation_id{0}, d);
     if (global_) dns_listen(true);
   }
 
@@ -1107,6 +1221,7 @@ class supervisor_impl : public traced<supervisor_actor::base> {
   std::map<std::string, host_shared_info> host_shared_;
   std::optional<net::ip_address> dns_server_;
   std::optional<std::string> dns_domain_;
+  std::set<std::string> dns_domains_;  // every attach's dns_domain, served beside cfg_.dns.domain
   // Shared with every incarnation of the dns actor: records survive a restart.
   std::shared_ptr<net::dns::record_store> dns_store_ = std::make_shared<net::dns::record_store>();
   std::shared_ptr<pool_client> pools_ = std::make_shared<pool_client>();

@@ -36,6 +36,9 @@ struct supervisor_config {
   std::chrono::seconds veth_sweep_period{60};  // orphan-veth sweep timer
   std::chrono::seconds nat_direct_retry{0};    // relayed peers retry direct; 0 = 120 s
   bool wg_pin_threads = true;                  // our devices pin their packet threads
+  // Dedicated devices take ports base+1 ..= base+256, whatever the global
+  // wg_port (the contract's DEFAULT_WG_PORT, 51420, unless moved).
+  uint16_t dedicated_port_base = 51420;
 };
 
 // Spawned detached: its handlers make blocking netlink/nftables calls, which

@@ -65,6 +65,9 @@ class traced : public Base {
     return finish(res);
   }
 
+ protected:
+  observability& obs() noexcept { return *obs_; }
+
  private:
   caf::invoke_message_result finish(caf::invoke_message_result res) {
     if (res != caf::invoke_message_result::skipped) {

@@ -3,12 +3,18 @@
 //   overlayctl status                    the status snapshot
 //   overlayctl trace [--since SEQ] [--correlation ID] [--perfetto FILE]
 //                                        the actor trace, over the HTTP API
-// Prints JSON; exits 1 when the daemon answers `err`, 2 on usage/transport errors.
+//   overlayctl services [--json]         each service: mode, subnet, gateway,
+//                                        bridge, members, dedicated device
+// Prints JSON (services: a table unless --json); exits 1 when the daemon
+// answers `err`, 2 on usage/transport errors.
 #include <CLI/CLI.hpp>
 #include <httplib.h>
+#include <nlohmann/json.hpp>
 
 #include <cstdio>
 #include <fstream>
+#include <optional>
+#include <string>
 
 #include "ipc/client.hpp"
 #include "ipc/codec.hpp"
@@ -24,6 +30,53 @@ int print_response(const result<ipc::response>& r) {
   }
   std::printf("%s\n", ipc::encode_response(*r).c_str());
   return std::holds_alternative<ipc::resp::err>(*r) ? 1 : 0;
+}
+// GET `path` from the HTTP API at ADDR:PORT; the body, or exit code 2 (said).
+std::optional<std::string> http_get(const std::string& http, const std::string& path) {
+  auto colon = http.rfind(':');
+  if (colon == std::string::npos) {
+    std::fprintf(stderr, "overlayctl: --http must be ADDR:PORT\n");
+    return std::nullopt;
+  }
+  httplib::Client cli(http.substr(0, colon), std::stoi(http.substr(colon + 1)));
+  auto res = cli.Get(path);
+  if (!res) {
+    std::fprintf(stderr, "overlayctl: HTTP %s: %s\n", http.c_str(), httplib::to_string(res.error()).c_str());
+    return std::nullopt;
+  }
+  if (res->status != 200) {
+    std::fprintf(stderr, "overlayctl: HTTP %d: %s\n", res->status, res->body.c_str());
+    return std::nullopt;
+  }
+  return res->body;
+}
+
+std::string field(const nlohmann::json& o, const char* k) {
+  if (!o.contains(k) || o[k].is_null()) return "-";
+  return o[k].is_string() ? o[k].get<std::string>() : o[k].dump();
+}
+
+int print_services(const std::string& body, bool as_json) {
+  if (as_json) {
+    std::printf("%s\n", body.c_str());
+    return 0;
+  }
+  auto j = nlohmann::json::parse(body, nullptr, false);
+  if (!j.is_array()) {
+    std::fprintf(stderr, "overlayctl: unexpected /v1/services body\n");
+    return 2;
+  }
+  std::printf("%-20s %-9s %-24s %-20s %-16s %7s  %s\n", "SERVICE", "MODE", "SUBNET", "GATEWAY", "BRIDGE", "MEMBERS",
+              "DEDICATED");
+  for (const auto& o : j) {
+    std::string ded = "-";
+    if (o.contains("dedicated") && o["dedicated"].is_object())
+      ded = field(o["dedicated"], "interface") + ":" + field(o["dedicated"], "port");
+    std::printf("%-20s %-9s %-24s %-20s %-16s %7s  %s\n", field(o, "service").c_str(), field(o, "mode").c_str(),
+                field(o, "subnet").c_str(), field(o, "gateway").c_str(), field(o, "bridge").c_str(),
+                field(o, "members").c_str(), ded.c_str());
+  }
+  return 0;
 }
 }  // namespace
 
@@ -48,7 +101,15 @@ int main(int argc, char** argv) {
   trace->add_option("--since", since, "only records after this sequence number");
   trace->add_option("--correlation", correlation, "only records of this correlation id");
   trace->add_option("--perfetto", perfetto, "write Chrome trace-event JSON to FILE instead");
+  bool as_json = false;
+  auto* services = app.add_subcommand("services", "list the node's services (via the HTTP API)");
+  services->add_flag("--json", as_json, "print the JSON body instead of a table");
   CLI11_PARSE(app, argc, argv);
+
+  if (*services) {
+    auto body = http_get(http, "/v1/services");
+    return body ? print_services(*body, as_json) : 2;
+  }
 
   if (socket_path.empty()) socket_path = ipc::default_socket_path(data_dir);
 
@@ -71,34 +132,21 @@ int main(int argc, char** argv) {
   }
 
   // trace
-  auto colon = http.rfind(':');
-  if (colon == std::string::npos) {
-    std::fprintf(stderr, "overlayctl: --http must be ADDR:PORT\n");
-    return 2;
-  }
-  httplib::Client cli(http.substr(0, colon), std::stoi(http.substr(colon + 1)));
   std::string path = perfetto.empty() ? "/v1/trace" : "/v1/trace.perfetto";
   path += "?since=" + std::to_string(since) + "&limit=100000";
   if (correlation) path += "&correlation=" + std::to_string(correlation);
-  auto res = cli.Get(path);
-  if (!res) {
-    std::fprintf(stderr, "overlayctl: HTTP %s: %s\n", http.c_str(), httplib::to_string(res.error()).c_str());
-    return 2;
-  }
-  if (res->status != 200) {
-    std::fprintf(stderr, "overlayctl: HTTP %d: %s\n", res->status, res->body.c_str());
-    return 2;
-  }
+  auto body = http_get(http, path);
+  if (!body) return 2;
   if (!perfetto.empty()) {
     std::ofstream out(perfetto);
-    out << res->body;
+    out << *body;
     if (!out) {
       std::fprintf(stderr, "overlayctl: cannot write %s\n", perfetto.c_str());
       return 2;
     }
-    std::printf("wrote %zu bytes to %s\n", res->body.size(), perfetto.c_str());
+    std::printf("wrote %zu bytes to %s\n", body->size(), perfetto.c_str());
     return 0;
   }
-  std::printf("%s\n", res->body.c_str());
+  std::printf("%s\n", body->c_str());
   return 0;
 }

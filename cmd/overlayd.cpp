@@ -43,6 +43,10 @@ int main(int argc, char** argv) {
   app.add_option("--wg-pin-threads", cfg.wg_pin_threads,
                  "pin each WireGuard device's two packet threads to different CPUs (true|false)")
       ->capture_default_str();
+  app.add_option("--dedicated-port-base", cfg.dedicated_port_base,
+                 "dedicated WireGuard devices take ports BASE+1..BASE+256, whatever the cluster port")
+      ->capture_default_str()
+      ->check(CLI::Range(1024u, 65279u));
   app.add_option("--nat-direct-retry", cfg.nat_direct_retry_secs,
                  "seconds between tries of a direct path for a relayed peer (0: 120)")
       ->capture_default_str()

@@ -56,6 +56,7 @@ result<std::unique_ptr<engine>> engine::start(engine_config cfg) {
   sc.veth_sweep_period = std::chrono::seconds(std::max(1u, e->cfg_.veth_sweep_secs));
   sc.nat_direct_retry = std::chrono::seconds(e->cfg_.nat_direct_retry_secs);
   sc.wg_pin_threads = e->cfg_.wg_pin_threads;
+  sc.dedicated_port_base = e->cfg_.dedicated_port_base;
   sc.dns.domain = e->cfg_.dns_domain;
   sc.dns.ttl = std::chrono::seconds(e->cfg_.dns_ttl_secs);
   sc.dns.listen = e->cfg_.dns_listen;
@@ -144,6 +145,16 @@ status engine::crash_child(const std::string& name) {
             else out = {};
           },
           [&](caf::error& e) { out = error(errc::internal, "supervisor: " + caf::to_string(e)); });
+  return out;
+}
+
+result<std::vector<actors::service_row>> engine::services() {
+  if (stopped_.load() || !impl_->sys || !impl_->supervisor) return error(errc::precondition, "engine stopped");
+  caf::scoped_actor self{*impl_->sys};
+  result<std::vector<actors::service_row>> out = error(errc::timeout, "supervisor did not answer");
+  self->request(impl_->supervisor, std::chrono::seconds(10), actors::services_atom::value)
+      .receive([&](std::vector<actors::service_row>& rows) { out = std::move(rows); },
+               [&](caf::error& e) { out = error(errc::internal, "supervisor: " + caf::to_string(e)); });
   return out;
 }
 

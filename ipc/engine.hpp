@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "actors/service_row.hpp"
 #include "core/error.hpp"
 #include "ipc/metrics.hpp"
 #include "ipc/types.hpp"
@@ -52,6 +53,8 @@ struct engine_config {
   // (net/wg/cpu_pin.hpp): a large win when both ends share a host's CPUs,
   // a loss when other work saturates one of the two CPUs.
   bool wg_pin_threads = true;
+  // The dedicated port band is base+1 ..= base+256 (51421..51676 by default).
+  uint16_t dedicated_port_base = 51420;
 };
 
 class engine {
@@ -77,6 +80,9 @@ class engine {
   void stop();
 
   const engine_config& config() const noexcept { return cfg_; }
+  // The node's services: mode, bridge, subnet, gateway, members, dedicated
+  // device and port (GET /v1/services).
+  result<std::vector<actors::service_row>> services();
   actors::observability& observability() noexcept { return *obs_; }
   const request_metrics& metrics() const noexcept { return metrics_; }
   size_t running_actors() const;

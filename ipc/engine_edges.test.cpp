@@ -96,10 +96,10 @@ TEST_CASE("tearing down a service whose mode changed to shared removes what its 
     CHECK(sh("ip -o link show dev " + bridge + " 2>/dev/null").empty());
     CHECK(sh("ip -o link show dev " + dev + " 2>/dev/null").empty());
     CHECK(e.status().dedicated_services.empty());
-    // The registry slot is free again: the next service gets web's subnet.
-    auto n = e.call(req::setup_service_overlay{"next", overlay_mode::auto_});
+    // The registry slot is free again: web set up anew gets the subnet it had.
+    auto n = e.call(req::setup_service_overlay{"web", overlay_mode::auto_});
     REQUIRE(std::holds_alternative<resp::service_overlay>(n));
-    CHECK(contains(sh("ip -o addr show dev " + std::get<resp::service_overlay>(n).info.name), "10.200.0.65/26"));
+    CHECK(contains(sh("ip -o addr show dev " + std::get<resp::service_overlay>(n).info.name), "10.200.187.129/26"));
   });
 }
 

@@ -248,21 +248,27 @@ TEST_CASE("a shared-mode attach with no shared bridge fails cleanly" * doctest::
 TEST_CASE("service setup answers every mode, before and after the global overlay") {
   const overlay_mode modes[] = {overlay_mode::auto_, overlay_mode::shared, overlay_mode::dedicated,
                                 overlay_mode::isolated};
-  {
-    engine_config cfg;
-    cfg.data_dir = temp_dir("seed-modes");
-    auto eng = engine::start(cfg);
-    REQUIRE(eng.ok());
+  if (not_root) return;
+  // Before any setup_global_overlay: every mode is served over the default
+  // cluster 10.200.0.0/16 (the seed's), with no cluster transport yet.
+  in_private_netns([&] {
+    scoped_engine e("seed-modes-early");
     for (auto m : modes) {
       CAPTURE(to_string(m));
-      auto r = (*eng)->call(req::setup_service_overlay{"svc", m});
-      CHECK(err_of(r) == "service subnet registry needs a cluster CIDR (SetupGlobalOverlay first)");
-      CHECK(std::holds_alternative<resp::status>((*eng)->call(req::status{})));
+      const std::string svc = std::string("early-") + to_string(m);
+      auto r = e.eng->call(req::setup_service_overlay{svc, m});
+      REQUIRE_MESSAGE(std::holds_alternative<resp::service_overlay>(r), err_of(r));
     }
-    (*eng)->stop();
-    std::filesystem::remove_all(cfg.data_dir);
-  }
-  if (not_root) return;
+    auto rows = e.eng->services();
+    REQUIRE(rows.ok());
+    CHECK(rows->size() == 4);
+    for (const auto& row : *rows) {
+      CAPTURE(row.service);
+      REQUIRE(row.subnet);
+      CHECK(net::cidr::parse("10.200.0.0/16")->contains(*row.subnet));
+      CHECK(!row.bridge.empty());
+    }
+  });
   in_private_netns([&] {
     scoped_engine e("seed-modes-root");
     bridge_up(e);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <exception>
 #include <cstdio>
 #include <filesystem>
 #include <functional>
@@ -51,19 +52,23 @@ inline bool contains(const std::string& hay, const std::string& needle) {
 // Runs `body` on a thread inside a fresh network namespace (root only).
 inline void in_private_netns(const std::function<void()>& body) {
   bool entered = false;
+  std::exception_ptr thrown;
   std::thread t([&] {
     if (::unshare(CLONE_NEWNET) != 0) return;
     entered = true;
     (void)sh("ip link set lo up 2>&1");
-    // A failed REQUIRE throws; it is already recorded and must not escape
-    // the thread.
+    // Whatever the body throws (a failed REQUIRE, or anything else) is
+    // carried to the test's own thread and rethrown there, so doctest
+    // counts it as a failure instead of losing it with the thread.
     try {
       body();
     } catch (...) {
+      thrown = std::current_exception();
     }
   });
   t.join();
   CHECK(entered);
+  if (thrown) std::rethrow_exception(thrown);
 }
 
 // An engine with a temp data dir and UAPI dir of its own; stopped and its

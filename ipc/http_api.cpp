@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <httplib.h>
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include <charconv>
@@ -21,6 +22,9 @@
 #include "ipc/trace_json.hpp"
 
 namespace overlayd::ipc {
+
+// GET /v1/services body (defined below).
+std::string services_json(const std::vector<actors::service_row>& rows);
 
 result<std::string> load_or_create_token(const std::string& data_dir) {
   const std::string path = data_dir + "/http.token";
@@ -105,6 +109,18 @@ void http_api::impl::routes() {
     if (!read_allowed(req, res)) return;
     res.set_content(encode_response(eng->call(req::status{})), "application/json");
   });
+  // Each service: mode, bridge, subnet, gateway, member count, dedicated
+  // device and port. Not a wire response (the contract has no such op).
+  server.Get("/v1/services", [this](const httplib::Request& req, httplib::Response& res) {
+    if (!read_allowed(req, res)) return;
+    auto rows = eng->services();
+    if (!rows) {
+      res.status = 503;
+      res.set_content(nlohmann::json{{"error", rows.err().message}}.dump(), "application/json");
+      return;
+    }
+    res.set_content(services_json(*rows), "application/json");
+  });
   server.Get("/v1/nat", [this](const httplib::Request& req, httplib::Response& res) {
     if (!read_allowed(req, res)) return;
     res.set_content(encode_response(eng->call(req::nat_status{})), "application/json");
@@ -122,7 +138,7 @@ void http_api::impl::routes() {
   });
   server.Get("/v1/trace", [this](const httplib::Request& req, httplib::Response& res) {
     if (!read_allowed(req, res)) return;
-    const auto& ring = eng->observability().ring();
+  const auto& ring = eng->observability().ring();
     const uint64_t since = param_u64(req, "since").value_or(0);
     const size_t limit = static_cast<size_t>(std::min<uint64_t>(param_u64(req, "limit").value_or(1000), 100000));
     auto recs = ring.read(since, limit, param_u64(req, "correlation"));
@@ -130,7 +146,7 @@ void http_api::impl::routes() {
   });
   server.Get("/v1/trace.perfetto", [this](const httplib::Request& req, httplib::Response& res) {
     if (!read_allowed(req, res)) return;
-    const auto& ring = eng->observability().ring();
+  const auto& ring = eng->observability().ring();
     auto recs = ring.read(param_u64(req, "since").value_or(0), ring.capacity(),
                           param_u64(req, "correlation"));
     res.set_content(render_perfetto_json(recs), "application/json");
@@ -142,6 +158,24 @@ void http_api::impl::routes() {
     if (!read_allowed(req, res)) return;
     res.set_content(metrics_text(), "text/plain; version=0.0.4");
   });
+}
+
+std::string services_json(const std::vector<actors::service_row>& rows) {
+  auto j = nlohmann::json::array();
+  for (const auto& r : rows) {
+    nlohmann::json o{{"service", r.service}, {"mode", r.mode}, {"members", r.members}};
+    o["bridge"] = r.bridge.empty() ? nlohmann::json() : nlohmann::json(r.bridge);
+    o["subnet"] = r.subnet ? nlohmann::json(r.subnet->to_string()) : nlohmann::json();
+    o["gateway"] = r.gateway ? nlohmann::json(r.gateway->to_string()) : nlohmann::json();
+    if (!r.dedicated_interface.empty())
+      o["dedicated"] = {{"interface", r.dedicated_interface},
+                        {"port", r.dedicated_port},
+                        {"public_key", r.dedicated_public_key}};
+    else
+      o["dedicated"] = nullptr;
+    j.push_back(std::move(o));
+  }
+  return j.dump();
 }
 
 std::string http_api::impl::metrics_text() const {
@@ -157,6 +191,9 @@ std::string http_api::impl::metrics_text() const {
   out << "# HELP overlayd_actor_messages_total Messages an actor has consumed.\n"
       << "# TYPE overlayd_actor_messages_total counter\n";
   for (auto& r : rows) out << "overlayd_actor_messages_total{actor=\"" << r.name << "\"} " << r.handled << "\n";
+  out << "# HELP overlayd_allowed_ip_moves_total AllowedIPs that moved from one peer to another.\n"
+      << "# TYPE overlayd_allowed_ip_moves_total counter\n"
+      << "overlayd_allowed_ip_moves_total " << eng->observability().counters().allowed_ip_moves.load() << "\n";
   const auto& ring = eng->observability().ring();
   out << "# HELP overlayd_trace_records_total Messages recorded in the actor trace.\n"
       << "# TYPE overlayd_trace_records_total counter\n"

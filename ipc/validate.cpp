@@ -1,5 +1,7 @@
 #include "ipc/validate.hpp"
 
+#include "net/names.hpp"
+
 #include <sodium.h>
 
 #include <string>
@@ -182,7 +184,10 @@ status check(const req::allocate_ip& r) { return check_service("service", r.serv
 status check(const req::attach_container& r) {
   OVERLAYD_TRY(check_handle(r.handle));
   OVERLAYD_TRY(check_service("service", r.service));
-  if (r.isolation_network) OVERLAYD_TRY(check_name("isolation_network", *r.isolation_network));
+  if (r.isolation_network)
+    if (auto why = net::isolation_network_name_problem(*r.isolation_network); !why.empty())
+      return invalid_field("isolation_network",
+                           r.isolation_network->empty() ? why : "'" + shown(*r.isolation_network) + "' " + why);
   if (r.dns_domain) OVERLAYD_TRY(check_dns_domain("dns_domain", *r.dns_domain));
   return {};
 }

@@ -57,9 +57,11 @@ bool ip_address::is_loopback() const noexcept {
   return bytes_[15] == 1;
 }
 
-ip_address ip_address::plus(uint64_t n) const noexcept {
+ip_address ip_address::plus(uint64_t n) const noexcept { return plus_wide(n); }
+
+ip_address ip_address::plus_wide(unsigned __int128 n) const noexcept {
   ip_address r = *this;
-  if (is_v4()) return v4(static_cast<uint32_t>(v4_host_order() + n));
+  if (is_v4()) return v4(static_cast<uint32_t>(v4_host_order() + static_cast<uint32_t>(n)));
   // 128-bit add with carry, least significant byte first.
   unsigned carry = 0;
   for (int i = 15; i >= 0; --i) {

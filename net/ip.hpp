@@ -42,6 +42,9 @@ class ip_address {
   // this + n (wrapping within the family's width); for v6 only the low 64 bits
   // carry, which is all an allocator needs.
   ip_address plus(uint64_t n) const noexcept;
+  // this + n over the full 128 bits (v6 service-subnet slots of a /48 or
+  // wider cluster are numbered past 2^64 addresses).
+  ip_address plus_wide(unsigned __int128 n) const noexcept;
   // Bit i counted from the most significant bit (0 = top bit).
   bool bit(unsigned i) const noexcept { return (bytes_[i / 8] >> (7 - i % 8)) & 1; }
 

@@ -40,10 +40,23 @@ size_t ip_allocator::in_use() const noexcept {
   return static_cast<size_t>(next_offset_ - 2) - released_.size();
 }
 
+namespace {
+using slot_index = subnet_registry::slot_index;
+
+// The address as a 128-bit number (v4 in the low 32 bits).
+slot_index to_u128(const ip_address& ip) {
+  slot_index v = 0;
+  for (size_t i = 0; i < ip.size(); ++i) v = (v << 8) | ip.data()[i];
+  return v;
+}
+
+uint64_t saturate(slot_index v) { return v > UINT64_MAX ? UINT64_MAX : static_cast<uint64_t>(v); }
+}  // namespace
+
 subnet_registry::subnet_registry(cidr cluster, unsigned slice_prefix)
     : cluster_(cluster.normalized()),
       slice_prefix_(slice_prefix),
-      slice_count_(pow2_saturated(slice_prefix - cluster.prefix_len())) {}
+      slot_count_(slot_index{1} << (slice_prefix - cluster.prefix_len())) {}
 
 result<subnet_registry> subnet_registry::create(cidr cluster) {
   const unsigned prefix = cluster.address().is_v4() ? v4_slice_prefix : v6_slice_prefix;
@@ -55,12 +68,30 @@ result<subnet_registry> subnet_registry::create(cidr cluster) {
   return subnet_registry(cluster, prefix);
 }
 
-cidr subnet_registry::slice(uint64_t index) const {
-  // index << (bits - slice_prefix), added to the network address. For v6 the
-  // shift can exceed 64 bits only when slice_prefix < 64, which never happens
-  // (/120), so a 64-bit offset suffices.
+uint64_t subnet_registry::key_hash(std::string_view service, std::string_view node) noexcept {
+  uint64_t h = fnv_offset_basis;
+  auto mix = [&h](uint8_t byte) {
+    h ^= byte;
+    h *= fnv_prime;  // wraps mod 2^64
+  };
+  for (char c : service) mix(static_cast<uint8_t>(c));
+  mix(key_separator);
+  for (char c : node) mix(static_cast<uint8_t>(c));
+  return h;
+}
+
+slot_index subnet_registry::start_slot(std::string_view service, std::string_view node) const noexcept {
+  return slot_index{key_hash(service, node)} % slot_count_;
+}
+
+cidr subnet_registry::slot(slot_index index) const {
   const unsigned host_bits = cluster_.address().bits() - slice_prefix_;
-  return cidr(cluster_.network().plus(index << host_bits), slice_prefix_);
+  return cidr(cluster_.network().plus_wide(index << host_bits), slice_prefix_);
+}
+
+subnet_registry::slot_index subnet_registry::index_of(const ip_address& ip) const {
+  const unsigned host_bits = cluster_.address().bits() - slice_prefix_;
+  return (to_u128(ip) - to_u128(cluster_.network())) >> host_bits;
 }
 
 bool subnet_registry::reserved(const cidr& s) const {
@@ -72,30 +103,72 @@ void subnet_registry::reserve_ip(const ip_address& ip) {
   if (std::find(reserved_.begin(), reserved_.end(), ip) == reserved_.end()) reserved_.push_back(ip);
 }
 
-result<cidr> subnet_registry::assign(const std::string& service, const std::string& node) {
+result<cidr> subnet_registry::assign(const std::string& service, const std::string& node,
+                                     const std::vector<cidr>& avoid, std::vector<subnet_skip>* skips) {
   auto key = std::make_pair(service, node);
   if (auto it = by_key_.find(key); it != by_key_.end()) return it->second;
   if (by_key_.size() >= max_assignments) {
     return error(errc::exhausted, "service subnet registry full (" +
                                       std::to_string(max_assignments) + " assignments)");
   }
-  // Lowest free index: walk the sorted used set until the first gap.
-  uint64_t index = 0;
-  for (;;) {
-    while (used_.count(index)) ++index;
-    if (index >= slice_count_) {
-      return error(errc::exhausted, "cluster CIDR " + cluster_.to_string() +
-                                        " has no free /" + std::to_string(slice_prefix_) +
-                                        " service subnet");
+  auto note = [&](slot_index at, slot_index count, std::string why) {
+    if (skips) skips->push_back({slot(at), saturate(count), std::move(why)});
+  };
+  // Linear probing: (start + i) mod n. A CIDR to avoid that is wider than a
+  // slot is stepped over in one jump to the slot after its end: the same
+  // slot that one-by-one probing would reach, in bounded time even for a
+  // v6 slice of 2^56 slots.
+  slot_index at = start_slot(service, node);
+  slot_index passed = 0;  // slots probed so far; n of them means none is free
+  while (passed < slot_count_) {
+    const cidr candidate = slot(at);
+    slot_index step = 1;
+    if (used_.count(at)) {
+      // Another key holds it: plain probing, not worth a log line.
+    } else if (reserved(candidate)) {
+      note(at, 1, "holds a reserved address (the node IP)");
+    } else if (auto hit = std::find_if(avoid.begin(), avoid.end(),
+                                       [&](const cidr& c) { return c.overlaps(candidate); });
+               hit != avoid.end()) {
+      if (hit->contains(cluster_))
+        return error(errc::exhausted, "no service subnet in cluster " + cluster_.to_string() + ": all of it overlaps " +
+                                          hit->to_string());
+      if (hit->prefix_len() < slice_prefix_) {
+        // Jump to the first slot after the avoided CIDR (or wrap at the end).
+        const ip_address last = hit->broadcast();
+        const slot_index end = cluster_.contains(last) ? index_of(last) + 1 : slot_count_;
+        step = end > at ? end - at : 1;
+      }
+      note(at, step, "overlaps " + hit->to_string());
+    } else {
+      used_.insert(at);
+      index_by_key_.emplace(key, at);
+      by_key_.emplace(std::move(key), candidate);
+      return candidate;
     }
-    if (!reserved(slice(index))) break;
-    ++index;
+    passed += step;
+    at = (at + step) % slot_count_;
   }
-  cidr s = slice(index);
-  used_.insert(index);
-  index_by_key_.emplace(key, index);
+  return error(errc::exhausted, "cluster CIDR " + cluster_.to_string() + " has no free /" +
+                                    std::to_string(slice_prefix_) + " service subnet");
+}
+
+status subnet_registry::restore(const std::string& service, const std::string& node, const cidr& subnet) {
+  const cidr s = subnet.normalized();
+  if (s.fam() != cluster_.fam() || s.prefix_len() != slice_prefix_ || !cluster_.contains(s))
+    return error(errc::invalid_argument,
+                 subnet.to_string() + " is not a /" + std::to_string(slice_prefix_) + " slot of " + cluster_.to_string());
+  const slot_index at = index_of(s.network());
+  auto key = std::make_pair(service, node);
+  if (auto it = index_by_key_.find(key); it != index_by_key_.end()) {
+    if (it->second == at) return {};
+    return error(errc::already_exists, service + "@" + node + " already holds " + by_key_.at(key).to_string());
+  }
+  if (used_.count(at)) return error(errc::already_exists, s.to_string() + " is held by another service");
+  used_.insert(at);
+  index_by_key_.emplace(key, at);
   by_key_.emplace(std::move(key), s);
-  return s;
+  return {};
 }
 
 bool subnet_registry::release(const std::string& service, const std::string& node) {
@@ -144,6 +217,11 @@ void node_pools::set_slice(cidr slice) {
 }
 
 status node_pools::set_cluster(cidr cluster, ip_address node_ip) {
+  // A registry made for another cluster (the default one, before any
+  // setup_global_overlay) is replaced while nothing was assigned from it;
+  // otherwise those subnets stay where they are, on their bridges.
+  if (registry_ && registry_->cluster() != cluster.normalized() && registry_->assignments().empty())
+    registry_.reset();
   if (!registry_) {
     auto r = subnet_registry::create(cluster);
     if (!r) return std::move(r).err();
@@ -153,15 +231,52 @@ status node_pools::set_cluster(cidr cluster, ip_address node_ip) {
   return {};
 }
 
-result<cidr> node_pools::assign_subnet(const std::string& key, const std::string& node) {
+bool node_pools::slice_is_own() const noexcept {
+  if (!registry_) return false;
+  const cidr& cl = registry_->cluster();
+  const cidr& sl = slice_.range();
+  return sl.fam() == cl.fam() && sl.prefix_len() > cl.prefix_len();
+}
+
+result<cidr> node_pools::assign_subnet(const std::string& key, const std::string& node,
+                                       std::vector<subnet_skip>* skips) {
   if (!registry_)
     return error(errc::precondition,
                  "service subnet registry needs a cluster CIDR (SetupGlobalOverlay first)");
-  return registry_->assign(key, node);
+  std::vector<cidr> avoid = routed();
+  if (slice_is_own()) avoid.push_back(slice_.range());
+  return registry_->assign(key, node, avoid, skips);
 }
 
 void node_pools::release_subnet(const std::string& key, const std::string& node) {
   if (registry_) registry_->release(key, node);
+}
+
+status node_pools::restore_subnet(const std::string& key, const std::string& node, const cidr& subnet) {
+  if (!registry_) return error(errc::precondition, "no service subnet registry yet");
+  return registry_->restore(key, node, subnet);
+}
+
+void node_pools::set_routed(const std::string& owner, std::vector<cidr> routed) {
+  if (routed.empty()) routed_.erase(owner);
+  else routed_[owner] = std::move(routed);
+}
+
+std::vector<cidr> node_pools::routed() const {
+  std::vector<cidr> out;
+  for (const auto& [owner, cs] : routed_) out.insert(out.end(), cs.begin(), cs.end());
+  return out;
+}
+
+std::optional<std::string> node_pools::route_conflict(const cidr& c, const std::string& node) const {
+  const cidr n = c.normalized();
+  if (registry_)
+    for (const auto& [key, subnet] : registry_->assignments())
+      if (key.second == node && n.contains(subnet))
+        return n.to_string() + " covers service " + key.first + "'s local subnet " + subnet.to_string();
+  if (slice_is_own() && n.contains(slice_.range()))
+    return n.to_string() + " covers this node's own slice " + slice_.range().to_string();
+  return std::nullopt;
 }
 
 void node_pools::open_pool(const std::string& pool, cidr subnet) {
@@ -190,6 +305,14 @@ cidr node_pools::range_for(const std::string& service) const {
   if (auto p = pool_of(service))
     if (auto it = pools_.find(*p); it != pools_.end()) return it->second.range();
   return slice_.range();
+}
+
+std::vector<node_pools::binding> node_pools::bindings() const {
+  std::vector<binding> out;
+  for (const auto& [service, pool] : service_pool_)
+    if (auto it = pools_.find(pool); it != pools_.end())
+      out.push_back({service, pool, it->second.range(), it->second.in_use()});
+  return out;
 }
 
 result<ip_address> node_pools::allocate(const std::string& service) {

@@ -79,4 +79,13 @@ std::string make_interface_name(const std::vector<std::string_view>& parts,
   return "zl-" + hash.substr(0, hash_budget) + "-" + std::string(suffix);
 }
 
+std::string isolation_network_name_problem(std::string_view name) {
+  if (name.empty()) return "must not be empty";
+  if (name.size() > max_isolation_network_bytes)
+    return "is longer than " + std::to_string(max_isolation_network_bytes) + " bytes";
+  for (unsigned char ch : name)
+    if (ch < 0x20 || ch >= 0x7f) return "must be printable ASCII (bytes 0x20..0x7e)";
+  return {};
+}
+
 }  // namespace overlayd::net

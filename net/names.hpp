@@ -23,4 +23,11 @@ std::string make_interface_name(const std::vector<std::string_view>& parts,
 // SipHash-1-3 with keys (0, 0) over `data`: Rust's DefaultHasher::new().
 uint64_t siphash13_zero_key(std::string_view data);
 
+// An isolation network's name goes into nftables set comments and the host
+// journal verbatim: 1..128 printable ASCII bytes. The one place the rule
+// lives: the IPC edge refuses other names up front, the host layer again.
+constexpr size_t max_isolation_network_bytes = 128;
+// Empty when `name` is acceptable, else why it is not.
+std::string isolation_network_name_problem(std::string_view name);
+
 }  // namespace overlayd::net

@@ -44,6 +44,8 @@ inline constexpr std::chrono::seconds tcp_idle_timeout{10};
 
 // Listen endpoints a server may hold (node IP, loopback, test addresses).
 inline constexpr size_t max_listen_endpoints = 16;
+// Domains answered besides the node-wide one (attaches' dns_domain values).
+inline constexpr size_t max_extra_domains = 64;
 inline constexpr size_t max_upstreams = 8;
 
 // RFC 6891 §6.1.3: a requester's payload size below 512 is treated as 512.

@@ -85,6 +85,19 @@ void answer_addresses(message& r, const question& q, const record_entry& e, bool
   if (r.answers.empty() && in_domain) r.authority.push_back(soa_record(cfg, serial));
 }
 
+// `cfg` itself, or a copy whose domain is the alias `key` falls under.
+const resolver_config& zone_of(const resolver_config& cfg, const std::string& key, resolver_config& other) {
+  for (const auto& a : cfg.aliases) {
+    const std::string akey = a.key();
+    if (key == akey || ends_with_label_boundary(key, akey)) {
+      other = cfg;
+      other.domain = a;
+      return other;
+    }
+  }
+  return cfg;
+}
+
 }  // namespace
 
 size_t max_reply_size(const message& query, transport via) {
@@ -172,7 +185,11 @@ decision resolve(std::span<const uint8_t> wire, const record_table& records,
     return reply(finish(r, q, via));
   }
   const std::string key = qn.qname.key();
-  const std::string dkey = cfg.domain.key();
+  // The zone this name falls under: the node-wide domain or another domain
+  // in use (an attach's dns_domain); registered names answer under each.
+  resolver_config other;
+  const resolver_config& zone = zone_of(cfg, key, other);
+  const std::string dkey = zone.domain.key();
   const bool in_domain = key == dkey || ends_with_label_boundary(key, dkey);
   if (qn.qclass != rr_class::in && qn.qclass != rr_class::any) {
     if (!in_domain) {
@@ -196,7 +213,7 @@ decision resolve(std::span<const uint8_t> wire, const record_table& records,
   if (!e && relative != key) e = records.find(relative);
   if (e) {
     r.hdr.aa = true;
-    answer_addresses(r, qn, *e, in_domain, cfg, records.serial());
+    answer_addresses(r, qn, *e, in_domain, zone, records.serial());
     return reply(finish(r, q, via));
   }
   // 2. The zone itself, names above registered ones (empty non-terminals:
@@ -204,9 +221,9 @@ decision resolve(std::span<const uint8_t> wire, const record_table& records,
   if (in_domain) {
     r.hdr.aa = true;
     if (key == dkey && (qn.qtype == rr_type::soa || qn.qtype == rr_type::any))
-      r.answers.push_back(soa_record(cfg, records.serial()));
+      r.answers.push_back(soa_record(zone, records.serial()));
     else
-      r.authority.push_back(soa_record(cfg, records.serial()));
+      r.authority.push_back(soa_record(zone, records.serial()));
     bool exists = key == dkey || records.has_descendants(key) || records.has_descendants(relative);
     if (!exists) r.set_rcode(rcode::nxdomain);
     return reply(finish(r, q, via));
@@ -218,9 +235,9 @@ decision resolve(std::span<const uint8_t> wire, const record_table& records,
       r.hdr.aa = true;
       if (qn.qtype == rr_type::ptr || qn.qtype == rr_type::any)
         for (const auto& k : names)
-          if (auto target = ptr_target(k, cfg))
+          if (auto target = ptr_target(k, zone))
             r.answers.push_back(resource_record{qn.qname, rr_type::ptr, rr_class::in,
-                                                static_cast<uint32_t>(cfg.ttl.count()),
+                                                static_cast<uint32_t>(zone.ttl.count()),
                                                 std::move(*target)});
       return reply(finish(r, q, via));
     }

@@ -32,6 +32,9 @@ namespace overlayd::net::dns {
 
 struct resolver_config {
   name domain;  // the overlay zone, e.g. "overlay"; never the root
+  // Further zones answered exactly like `domain` (the same records under
+  // each): domains attaches named besides the node-wide one.
+  std::vector<name> aliases;
   std::chrono::seconds ttl = limits::default_ttl;
   bool recursion_available = false;  // upstreams are configured
   uint16_t edns_payload = limits::udp_payload_advertised;

@@ -88,6 +88,7 @@ class server::impl {
   status remove_listen(const endpoint& ep);
   status set_listen(std::vector<endpoint> eps);
   status set_domain(std::string_view d);
+  status add_domain(std::string_view d);
   status set_upstreams(std::vector<endpoint> ups);
   void set_ttl(std::chrono::seconds ttl);
   std::vector<endpoint> bound_endpoints() const;
@@ -96,6 +97,7 @@ class server::impl {
   std::shared_ptr<record_store> store_;
 
  private:
+  std::vector<std::string> extra_domains_;  // guarded by mu_
   status publish_runtime();  // under mu_
   std::shared_ptr<const runtime> runtime_now() const {
     std::lock_guard lock(rt_mu_);
@@ -151,6 +153,10 @@ status server::impl::publish_runtime() {
     return error(errc::exhausted, "DNS: more than " + std::to_string(limits::max_upstreams) + " upstreams");
   auto rt = std::make_shared<runtime>();
   rt->rc.domain = std::move(*d);
+  for (const auto& extra : extra_domains_) {
+    auto n = domain_name(extra);
+    if (n && n->key() != rt->rc.domain.key()) rt->rc.aliases.push_back(std::move(*n));
+  }
   // RFC 2181 §8: a TTL is 0..2^31-1 seconds.
   rt->rc.ttl = std::clamp(cfg_.ttl, std::chrono::seconds(0), std::chrono::seconds(0x7FFFFFFF));
   rt->rc.recursion_available = !cfg_.upstreams.empty();
@@ -328,6 +334,17 @@ status server::impl::set_domain(std::string_view d) {
   auto n = domain_name(d);
   if (!n) return std::move(n).err();
   cfg_.domain = std::string(d);
+  return publish_runtime();
+}
+
+status server::impl::add_domain(std::string_view d) {
+  std::lock_guard lock(mu_);
+  auto n = domain_name(d);
+  if (!n) return std::move(n).err();
+  if (std::find(extra_domains_.begin(), extra_domains_.end(), d) != extra_domains_.end()) return {};
+  if (extra_domains_.size() >= limits::max_extra_domains)
+    return error(errc::exhausted, "DNS: more than " + std::to_string(limits::max_extra_domains) + " domains in use");
+  extra_domains_.emplace_back(d);
   return publish_runtime();
 }
 
@@ -587,6 +604,7 @@ status server::add_listen(const endpoint& ep) { return impl_->add_listen(ep); }
 status server::remove_listen(const endpoint& ep) { return impl_->remove_listen(ep); }
 status server::set_listen(std::vector<endpoint> eps) { return impl_->set_listen(std::move(eps)); }
 status server::set_domain(std::string_view d) { return impl_->set_domain(d); }
+status server::add_domain(std::string_view d) { return impl_->add_domain(d); }
 status server::set_upstreams(std::vector<endpoint> ups) { return impl_->set_upstreams(std::move(ups)); }
 void server::set_ttl(std::chrono::seconds ttl) { impl_->set_ttl(ttl); }
 std::vector<endpoint> server::bound_endpoints() const { return impl_->bound_endpoints(); }

@@ -63,6 +63,9 @@ class server {
   status set_listen(std::vector<endpoint> eps);
   // Takes effect with the next query.
   status set_domain(std::string_view domain);
+  // Answers under `domain` too, with the same records (idempotent; the
+  // primary domain is a no-op). Bounded: limits::max_extra_domains.
+  status add_domain(std::string_view domain);
   status set_upstreams(std::vector<endpoint> upstreams);
   void set_ttl(std::chrono::seconds ttl);
 

@@ -1,5 +1,7 @@
 #include "net/host/mutator.hpp"
 
+#include "net/names.hpp"
+
 #include <mutex>
 
 #include <spdlog/spdlog.h>
@@ -263,11 +265,9 @@ status mutator::remove_masquerade() {
 
 status mutator::ensure_member_isolation(std::string_view network, const net::ip_address& member,
                                         const net::ip_address& node_ip, const net::cidr& cluster) {
-  // The name goes into the journal verbatim: printable ASCII only, bounded.
-  bool printable = !network.empty() && network.size() <= 128;
-  for (unsigned char ch : network) printable = printable && ch >= 0x20 && ch < 0x7f;
-  if (!printable)
-    return error(errc::invalid_argument, "isolation network name must be 1..128 printable ASCII bytes");
+  // The name goes into the journal verbatim (net/names.hpp has the rule).
+  if (auto why = net::isolation_network_name_problem(network); !why.empty())
+    return error(errc::invalid_argument, "isolation network name '" + std::string(network) + "' " + why);
   auto lk = lock();
   OVERLAYD_TRY(record_table());
   OVERLAYD_TRY(s_->sh->jr.record(make(change_kind::nft_member, {{"table", s_->sh->fw.table()},

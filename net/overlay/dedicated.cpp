@@ -27,6 +27,11 @@ result<std::unique_ptr<dedicated_overlay>> dedicated_overlay::bring_up(const ded
   auto dev = wg::device::create(std::move(opts));
   if (!dev) return error(dev.err().code, dev.err().message, dev.err().sys_errno);
   d->device_ = std::move(dev).value();
+  // v6 transit from the service's bridge onto this device needs forwarding
+  // on it (v4 forwarding is node-wide, enabled at attach).
+  if (d->subnet_.fam() == net::family::v6)
+    if (auto r = host.enable_ipv6_forwarding(d->interface_); !r)
+      spdlog::warn("IPv6 forwarding on {}: {}", d->interface_, r.err().message);
   return d;
 }
 

@@ -56,6 +56,7 @@ class dedicated_overlay {
   uint16_t port() const noexcept { return device_->listen_port(); }
   std::string public_key_base64() const;
   wg::device& device() noexcept { return *device_; }
+  const wg::device& device() const noexcept { return *device_; }
 
   status upsert_peer(const peer_config& p);
   status remove_peer(const crypto::public_key& k);

@@ -21,7 +21,10 @@ result<std::unique_ptr<global_overlay>> global_overlay::bring_up(const global_sp
 
   wg::device_options opts;
   opts.name = g->interface_;
-  opts.addresses = {net::cidr(spec.node_ip, spec.node_ip.is_v4() ? global_prefix_v4 : global_prefix_v6)};
+  // The node IP carries the cluster's prefix, so the connected route covers
+  // every node of the cluster (v4 and v6 alike; a v6 node address with its
+  // slice's /64 left the rest of the cluster unroutable).
+  opts.addresses = {net::cidr(spec.node_ip, g->cluster_.prefix_len())};
   opts.listen_port = spec.wg_port;
   opts.private_key = spec.private_key ? crypto::private_key(spec.private_key->span())
                                       : crypto::generate_private_key();
@@ -35,6 +38,10 @@ result<std::unique_ptr<global_overlay>> global_overlay::bring_up(const global_sp
 
   if (!spec.rootless) {
     // As the seed: failures here degrade (logged), they do not fail setup.
+    // v6 transit (container to remote node) needs forwarding on the device.
+    if (g->cluster_.fam() == net::family::v6)
+      if (auto r = host.enable_ipv6_forwarding(g->interface_); !r)
+        spdlog::warn("IPv6 forwarding on {}: {}", g->interface_, r.err().message);
     if (auto r = host.mark_unmanaged(); !r)
       spdlog::warn("could not mark zl-* links unmanaged: {}", r.err().message);
     if (auto r = host.ensure_subnet_rules({g->cluster_}); !r)
@@ -74,6 +81,26 @@ status global_overlay::add_allowed_ip(const crypto::public_key& k, const net::ci
 
 status global_overlay::remove_allowed_ip(const crypto::public_key& k, const net::cidr& c) {
   return device_->remove_allowed_ip(k, c);
+}
+
+std::vector<net::cidr> routed_cidrs(const wg::device& dev) {
+  std::vector<net::cidr> out;
+  for (const auto& p : dev.current_status().peers)
+    for (const auto& c : p.allowed_ips) out.push_back(c.normalized());
+  return out;
+}
+
+std::vector<std::pair<net::cidr, crypto::public_key>> cidr_moves(const wg::device& dev,
+                                                                 const crypto::public_key& key,
+                                                                 const std::vector<net::cidr>& cidrs) {
+  std::vector<std::pair<net::cidr, crypto::public_key>> out;
+  for (const auto& p : dev.current_status().peers) {
+    if (p.key == key) continue;
+    for (const auto& held : p.allowed_ips)
+      for (const auto& c : cidrs)
+        if (held.normalized() == c.normalized()) out.emplace_back(c.normalized(), p.key);
+  }
+  return out;
 }
 
 result<peer_config> parse_peer(std::string_view public_key, std::string_view endpoint,

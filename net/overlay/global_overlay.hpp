@@ -1,6 +1,6 @@
 // The node's global (cluster) overlay: one WireGuard device of ours named
-// make_interface_name({deployment, instance_id}, "g"), addressed <node_ip>/16
-// as the seed does, plus the host changes that let overlay traffic through a
+// make_interface_name({deployment, instance_id}, "g"), addressed <node_ip> with
+// the cluster's prefix, plus the host changes that let overlay traffic through a
 // restrictive host (cluster accept rules, egress masquerade, networkd /
 // NetworkManager leaving zl-* alone). Plain class: the supervisor actor owns
 // one and serialises every call.
@@ -13,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/error.hpp"
@@ -43,10 +44,6 @@ struct peer_config {
   uint16_t persistent_keepalive = 0;  // seconds, 0 = off
 };
 
-// The seed prefix of every overlay address on the device.
-inline constexpr unsigned global_prefix_v4 = 16;
-inline constexpr unsigned global_prefix_v6 = 64;
-
 class global_overlay {
  public:
   static result<std::unique_ptr<global_overlay>> bring_up(const global_spec& spec,
@@ -57,6 +54,7 @@ class global_overlay {
   const net::cidr& cluster() const noexcept { return cluster_; }
   std::string public_key_base64() const;
   wg::device& device() noexcept { return *device_; }
+  const wg::device& device() const noexcept { return *device_; }
 
   // add_peer: create or update in place; allowed-ips are replaced by the
   // spec's list (the agent sends the whole set).
@@ -72,6 +70,15 @@ class global_overlay {
   net::cidr cluster_;
   std::unique_ptr<wg::device> device_;
 };
+
+// What a device routes to its peers (every peer's AllowedIPs, normalized).
+std::vector<net::cidr> routed_cidrs(const wg::device& dev);
+
+// The CIDRs of `cidrs` that another peer than `key` holds exactly: adding
+// them to `key` moves them (WireGuard's rule: the last writer owns a CIDR).
+std::vector<std::pair<net::cidr, crypto::public_key>> cidr_moves(const wg::device& dev,
+                                                                 const crypto::public_key& key,
+                                                                 const std::vector<net::cidr>& cidrs);
 
 // Parses an IPC peer (already validated at the edge) into a peer_config.
 result<peer_config> parse_peer(std::string_view public_key, std::string_view endpoint,

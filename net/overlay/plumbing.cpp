@@ -58,7 +58,12 @@ status attach_steps(host::mutator& host, const veth_attach& a, int ns, const std
     const net::cidr host_route(a.ip, a.ip.bits());
     OVERLAYD_TRY(host.replace_route(host_route, veth_host, a.route_src));
   }
-  OVERLAYD_TRY(host.enable_ipv4_forwarding());
+  // A host that will not let us write ip_forward (a read-only /proc/sys, a
+  // policy) may already forward: warn and go on, as the seed does.
+  if (auto f = host.enable_ipv4_forwarding(); !f)
+    spdlog::warn("attach pid {}: enabling IPv4 forwarding failed ({}); containers reach other hosts "
+                 "only if the host already forwards",
+                 a.pid, f.err().message);
   if (a.ip.is_v6()) {
     (void)host.enable_ipv6_forwarding(veth_host);
     if (a.bridge) (void)host.enable_ipv6_forwarding(*a.bridge);
