@@ -207,7 +207,6 @@ TEST_CASE("bad input to every op over the socket is answered err naming it, and 
       {R"({"op":"setup_global_overlay","deployment":"d","instance_id":"i","cluster_cidr":"10.200.0.0/16","wg_port":70000})",
        {"wg_port", "70000"}},
       {R"({"op":"teardown_global_overlay_now"})", {"unknown op 'teardown_global_overlay_now'"}},
-      {R"({"op":"setup_service_overlay","service":"web"})", {"SetupGlobalOverlay first"}},
       {R"({"op":"setup_service_overlay","service":"web","mode":"turbo"})", {"mode", "turbo"}},
       {R"({"op":"teardown_service_overlay","service":""})", {"service", "must not be empty"}},
       {R"({"op":"allocate_ip","service":")" + std::string(300, 's') + R"("})", {"service", "longer than 253"}},

@@ -4,7 +4,7 @@
 #   ns A                                   ns B
 #   overlayd, global zl-..-g                overlayd, global zl-..-g
 #   service db (dedicated): device -d,      service db (dedicated): device -d,
-#     port 51821, bridge -b 10.200.0.0/26     port 51821, bridge -b 10.200.0.64/26
+#     port 51421, bridge -b 10.200.95.192/26  port 51421, bridge -b 10.200.204.128/26
 #     <- container ca                         <- container cb
 #   ua0 10.99.0.1/24 --------- veth --------- ub0 10.99.0.2/24
 #
@@ -94,10 +94,12 @@ ka=$(field "$(st a)" public_key); kb=$(field "$(st b)" public_key)
 ctl a "{\"op\":\"add_peer\",\"public_key\":\"$kb\",\"endpoint\":\"10.99.0.2:51820\",\"allowed_ips\":\"10.200.2.0/28\",\"persistent_keepalive_secs\":25}"
 ctl b "{\"op\":\"add_peer\",\"public_key\":\"$ka\",\"endpoint\":\"10.99.0.1:51820\",\"allowed_ips\":\"10.200.1.0/28\",\"persistent_keepalive_secs\":25}"
 
-# Each daemon owns its own subnet registry; B takes a slice first so the two
-# nodes' db subnets differ (the agent coordinates this in a real cluster).
+# Subnets come from the cluster-wide rule (FNV-1a of "db", 0x1f, the node
+# id): db@1 10.200.95.192/26, db@2 10.200.204.128/26 (python3 gives the same:
+# see net/ipam.test.cpp). B's pad service shows a node's other services do
+# not move them.
 ctl b '{"op":"setup_service_overlay","service":"pad"}'
-expect_err a '{"op":"add_peer","public_key":"'"$kb"'","endpoint":"10.99.0.2:51821","allowed_ips":"10.200.0.64/26","persistent_keepalive_secs":0,"scope":{"scope":"service","service":"db"}}' 'no dedicated overlay for service db'
+expect_err a '{"op":"add_peer","public_key":"'"$kb"'","endpoint":"10.99.0.2:51821","allowed_ips":"10.200.204.128/26","persistent_keepalive_secs":0,"scope":{"scope":"service","service":"db"}}' 'no dedicated overlay for service db'
 sa=$(ctl a '{"op":"setup_service_overlay","service":"db","mode":"dedicated"}')
 sb=$(ctl b '{"op":"setup_service_overlay","service":"db","mode":"dedicated"}')
 echo "A: $sa"; echo "B: $sb"
@@ -108,11 +110,11 @@ import json, sys
 a, b = json.loads(sys.argv[1]), json.loads(sys.argv[2])
 for x in (a, b):
     assert x["result"] == "service_overlay" and x["mode"] == "dedicated", x
-    assert x["wg_port"] == 51821, x            # lowest free in 51821..=52076
+    assert x["wg_port"] == 51421, x            # lowest free in 51421..=51676, whatever wg_port
     assert x["name"].endswith("-b"), x         # the attach handle is the bridge
     assert len(x["wg_public_key"]) == 44, x
-assert a["subnet"] == "10.200.0.0/26" and a["overlay_ip"] == "10.200.0.1", a
-assert b["subnet"] == "10.200.0.64/26" and b["overlay_ip"] == "10.200.0.65", b
+assert a["subnet"] == "10.200.95.192/26" and a["overlay_ip"] == "10.200.95.193", a
+assert b["subnet"] == "10.200.204.128/26" and b["overlay_ip"] == "10.200.204.129", b
 assert a["wg_public_key"] != b["wg_public_key"]
 PY
 kda=$(field "$sa" wg_public_key); kdb=$(field "$sb" wg_public_key)
@@ -121,7 +123,7 @@ dev() {  # node -> the dedicated interface from status
 }
 da=$(dev a); db=$(dev b)
 case "$da" in zl-*-d) ;; *) echo "dedicated interface name $da"; exit 1 ;; esac
-ip -n "$A" -j addr show dev "$da" | grep -q '"local":"10.200.0.1"'
+ip -n "$A" -j addr show dev "$da" | grep -q '"local":"10.200.95.193"'
 
 # The marker holds the identity, mode 0600.
 python3 - "$tmp/a/agent_network.json" "$kda" "$da" <<'PY'
@@ -129,16 +131,16 @@ import json, os, stat, sys
 m = json.load(open(sys.argv[1]))
 assert m["version"] == 1, m
 [e] = [n for n in m["networks"] if n["owner"] == "service:db"]
-assert e["kind"] == "wg-dedicated" and e["wg_port"] == 51821 and e["wg_public_key"] == sys.argv[2], e
+assert e["kind"] == "wg-dedicated" and e["wg_port"] == 51421 and e["wg_public_key"] == sys.argv[2], e
 assert e["interface"] == sys.argv[3] and e["name"] == sys.argv[3] and e["id"] == sys.argv[2], e
-assert e["subnet"] == "10.200.0.0/26" and len(e["wg_private_key"]) == 44, e
+assert e["subnet"] == "10.200.95.192/26" and len(e["wg_private_key"]) == 44, e
 assert stat.S_IMODE(os.stat(sys.argv[1]).st_mode) == 0o600
 PY
 
 # Peers between the dedicated devices, scope service{db}.
-ctl a "{\"op\":\"add_peer\",\"public_key\":\"$kdb\",\"endpoint\":\"10.99.0.2:51821\",\"allowed_ips\":\"10.200.0.64/26\",\"persistent_keepalive_secs\":25,\"scope\":{\"scope\":\"service\",\"service\":\"db\"}}"
-ctl b "{\"op\":\"add_peer\",\"public_key\":\"$kda\",\"endpoint\":\"10.99.0.1:51821\",\"allowed_ips\":\"10.200.0.0/26\",\"persistent_keepalive_secs\":25,\"scope\":{\"scope\":\"service\",\"service\":\"db\"}}"
-ip -n "$A" route show 10.200.0.64/26 | grep -q "dev $da"
+ctl a "{\"op\":\"add_peer\",\"public_key\":\"$kdb\",\"endpoint\":\"10.99.0.2:51421\",\"allowed_ips\":\"10.200.204.128/26\",\"persistent_keepalive_secs\":25,\"scope\":{\"scope\":\"service\",\"service\":\"db\"}}"
+ctl b "{\"op\":\"add_peer\",\"public_key\":\"$kda\",\"endpoint\":\"10.99.0.1:51421\",\"allowed_ips\":\"10.200.95.192/26\",\"persistent_keepalive_secs\":25,\"scope\":{\"scope\":\"service\",\"service\":\"db\"}}"
+ip -n "$A" route show 10.200.204.128/26 | grep -q "dev $da"
 
 # Containers on each node, attached to db.
 container() {  # ns -> $cpid
@@ -151,7 +153,7 @@ container "$CB"; pb=$cpid
 ipa=$(field "$(ctl a "{\"op\":\"attach_container\",\"handle\":{\"platform\":\"linux_pid\",\"pid\":$pa},\"service\":\"db\"}")" ip)
 ipb=$(field "$(ctl b "{\"op\":\"attach_container\",\"handle\":{\"platform\":\"linux_pid\",\"pid\":$pb},\"service\":\"db\"}")" ip)
 echo "ca=$ipa cb=$ipb"
-[ "$ipa" = 10.200.0.2 ] && [ "$ipb" = 10.200.0.66 ]
+[ "$ipa" = 10.200.95.194 ] && [ "$ipb" = 10.200.204.130 ]
 ip netns exec "$CA" ping -c 3 -W 2 -i 0.2 "$ipb"
 ip netns exec "$CB" ping -c 3 -W 2 -i 0.2 "$ipa"
 
@@ -159,8 +161,8 @@ ip netns exec "$CB" ping -c 3 -W 2 -i 0.2 "$ipa"
 ip netns exec "$A" wg show "$da" dump > "$tmp/wg.a"
 cat "$tmp/wg.a"
 awk -v k="$kdb" '$1 == k && $5 > 0 && $6 > 0 && $7 > 0 { ok = 1 } END { exit !ok }' "$tmp/wg.a"
-head -1 "$tmp/wg.a" | awk '{ exit !($3 == 51821) }'
-st a | python3 -c 'import json,sys; d=json.load(sys.stdin)["dedicated_services"][0]; assert d["peer_count"]==1 and d["listen_port"]==51821 and d["subnet"]=="10.200.0.0/26", d'
+head -1 "$tmp/wg.a" | awk '{ exit !($3 == 51421) }'
+st a | python3 -c 'import json,sys; d=json.load(sys.stdin)["dedicated_services"][0]; assert d["peer_count"]==1 and d["listen_port"]==51421 and d["subnet"]=="10.200.95.192/26", d'
 
 # Service-scoped allowed IPs go to the dedicated device (and its routes).
 ctl a "{\"op\":\"add_allowed_ip\",\"pubkey\":\"$kdb\",\"cidr\":\"10.200.0.128/26\",\"scope\":{\"scope\":\"service\",\"service\":\"db\"}}"
@@ -179,10 +181,10 @@ python3 - "$gc" "$kda" <<'PY'
 import json, sys
 c = json.loads(sys.argv[1])
 assert c["result"] == "guest_config", c
-assert c["listen_port"] == 51821 and len(c["peers"]) == 1, c
+assert c["listen_port"] == 51421 and len(c["peers"]) == 1, c
 p = c["peers"][0]
-assert p["public_key"] == sys.argv[2] and p["allowed_ips"] == "10.200.0.0/26" and p["persistent_keepalive_secs"] == 25, p
-assert p["endpoint"] == "10.200.1.1:51821", p
+assert p["public_key"] == sys.argv[2] and p["allowed_ips"] == "10.200.95.192/26" and p["persistent_keepalive_secs"] == 25, p
+assert p["endpoint"] == "10.200.1.1:51421", p
 PY
 gk=$(field "$gc" public_key)
 ip netns exec "$A" wg show "$da" allowed-ips | grep -F "$gk" | grep -q "$(field "$gc" overlay_ip)/32"
@@ -211,7 +213,7 @@ ip -n "$B" link del ${tag}dm
 ip -n "$B" link del zl-${tag}y-b
 
 # A second dedicated service takes the next port of the band.
-[ "$(field "$(ctl a '{"op":"setup_service_overlay","service":"db2","mode":"dedicated"}')" wg_port)" = 51822 ]
+[ "$(field "$(ctl a '{"op":"setup_service_overlay","service":"db2","mode":"dedicated"}')" wg_port)" = 51422 ]
 ctl a '{"op":"teardown_service_overlay","service":"db2"}'
 
 # Restart A on the same data dir: the identity (key and port) comes back.
@@ -220,9 +222,9 @@ stop a
 start "$A" a
 global a 1 10.200.1.0/28
 # A new dedicated service does not take the port db recorded in the marker.
-[ "$(field "$(ctl a '{"op":"setup_service_overlay","service":"db3","mode":"dedicated"}')" wg_port)" = 51822 ]
+[ "$(field "$(ctl a '{"op":"setup_service_overlay","service":"db3","mode":"dedicated"}')" wg_port)" = 51422 ]
 sa2=$(ctl a '{"op":"setup_service_overlay","service":"db","mode":"dedicated"}')
-[ "$(field "$sa2" wg_public_key)" = "$kda" ] && [ "$(field "$sa2" wg_port)" = 51821 ]
+[ "$(field "$sa2" wg_public_key)" = "$kda" ] && [ "$(field "$sa2" wg_port)" = 51421 ]
 
 # Teardown: device gone, marker entry gone, port free again.
 ctl a '{"op":"teardown_service_overlay","service":"db"}'
@@ -230,7 +232,7 @@ if ip -n "$A" link show "$da" 2>/dev/null; then echo "$da survived teardown"; ex
 python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); assert not [n for n in m["networks"] if n["owner"]=="service:db"], m' "$tmp/a/agent_network.json"
 [ "$(st a | python3 -c 'import json,sys; print([d["service"] for d in json.load(sys.stdin).get("dedicated_services", [])])')" = "['db3']" ]
 sa3=$(ctl a '{"op":"setup_service_overlay","service":"db","mode":"dedicated"}')
-[ "$(field "$sa3" wg_port)" = 51821 ] && [ "$(field "$sa3" wg_public_key)" != "$kda" ]
+[ "$(field "$sa3" wg_port)" = 51421 ] && [ "$(field "$sa3" wg_public_key)" != "$kda" ]
 
 ctl b "{\"op\":\"detach_container\",\"handle\":{\"platform\":\"linux_pid\",\"pid\":$pb}}"
 stop a

@@ -18,10 +18,9 @@
 # attached by pid. The agent's part: setup_global_overlay on each node, a full
 # mesh of global peers over the underlay, the four service modes on each node,
 # the remote service subnets added to each global peer (add_allowed_ip), and a
-# full mesh of service-scoped peers between the dedicated `db` devices. Each
-# node's subnet registry is local, so B and C first take pad services (B 4, C
-# 8): their real services then land on subnets no other node uses, and the
-# pads are torn down again.
+# full mesh of service-scoped peers between the dedicated `db` devices. B and
+# C first take pad services (B 4, C 8), torn down again later: a node's other
+# services never move where its real ones land (the cluster-wide rule).
 #
 # Checks: containers reach each other across nodes on the web and api subnets
 # and on the global overlay (node IPs, join_global addresses); db traffic goes
