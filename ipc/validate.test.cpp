@@ -200,6 +200,12 @@ TEST_CASE("invalid requests are refused with a message naming the field and the 
        "invalid field 'instance_id': 'i\\x00' contains a control character"},
       {R"({"op":"attach_container","handle":{"platform":"guest_managed","id":"g"},"service":"s","isolation_network":""})",
        "invalid field 'isolation_network': must not be empty"},
+      // The host layer's rule (net/names.hpp), checked here first: 128 bytes
+      // pass the edge, 129 do not; no bytes outside printable ASCII.
+      {R"({"op":"attach_container","handle":{"platform":"guest_managed","id":"g"},"service":"s","isolation_network":")" + std::string(129, 'n') + R"("})",
+       "invalid field 'isolation_network': '" + std::string(64, 'n') + "...' is longer than 128 bytes"},
+      {R"({"op":"attach_container","handle":{"platform":"guest_managed","id":"g"},"service":"s","isolation_network":"réd"})",
+       "invalid field 'isolation_network': 'r\xc3\xa9" "d' must be printable ASCII (bytes 0x20..0x7e)"},
       {R"({"op":"attach_container","handle":{"platform":"host_shared","id":"h"},"service":"s","dns_domain":"a..b"})",
        "invalid field 'dns_domain': 'a..b' has an empty label"},
       {R"({"op":"attach_container","handle":{"platform":"host_shared","id":"h"},"service":"s","dns_domain":"."})",

@@ -9,6 +9,8 @@
 
 #include <cstring>
 #include <map>
+#include <memory>
+#include <vector>
 
 #include "net/netlink/addr_msg.hpp"
 #include "net/netlink/link_msg.hpp"
@@ -211,4 +213,40 @@ TEST_CASE("a device route is link scope with oif and preferred source; a default
   auto dtop = attrs_of(d, sizeof(rtmsg));
   CHECK(dtop.count(RTA_DST) == 0);
   CHECK(mnl_attr_get_payload_len(dtop[RTA_GATEWAY]) == 16);
+}
+
+TEST_CASE("default routes yield their output interfaces; other routes and tables none") {
+  auto route = [](uint8_t dst_len, uint8_t table, uint8_t type) {
+    auto q = std::make_unique<request>(RTM_NEWROUTE, 0);
+    auto* rtm = q->family_header<rtmsg>();
+    rtm->rtm_family = AF_INET6;
+    rtm->rtm_dst_len = dst_len;
+    rtm->rtm_table = table;
+    rtm->rtm_type = type;
+    return q;
+  };
+  auto plain = route(0, RT_TABLE_MAIN, RTN_UNICAST);
+  plain->put_u32(RTA_OIF, 7);
+  CHECK(default_route_oifs(plain->header()) == std::vector<int>{7});
+
+  // ECMP: every hop of RTA_MULTIPATH.
+  auto multi = route(0, RT_TABLE_MAIN, RTN_UNICAST);
+  uint8_t hops[2 * sizeof(rtnexthop)] = {};
+  for (int i = 0; i < 2; ++i) {
+    rtnexthop nh{};
+    nh.rtnh_len = sizeof(rtnexthop);
+    nh.rtnh_ifindex = 3 + i;
+    std::memcpy(hops + i * sizeof(rtnexthop), &nh, sizeof nh);
+  }
+  multi->put_bytes(RTA_MULTIPATH, hops, sizeof hops);
+  CHECK(default_route_oifs(multi->header()) == std::vector<int>{3, 4});
+
+  auto specific = route(64, RT_TABLE_MAIN, RTN_UNICAST);
+  specific->put_u32(RTA_OIF, 7);
+  CHECK(default_route_oifs(specific->header()).empty());
+  auto other_table = route(0, 100, RTN_UNICAST);
+  other_table->put_u32(RTA_OIF, 7);
+  CHECK(default_route_oifs(other_table->header()).empty());
+  auto blackhole = route(0, RT_TABLE_MAIN, RTN_BLACKHOLE);
+  CHECK(default_route_oifs(blackhole->header()).empty());
 }

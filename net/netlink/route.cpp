@@ -1,5 +1,6 @@
 #include "net/netlink/route.hpp"
 
+#include <algorithm>
 #include <cerrno>
 
 #include "net/netlink/link.hpp"
@@ -69,6 +70,20 @@ status delete_route(socket& s, const net::cidr& dst, std::string_view dev) {
   auto st = s.transact(req, "delete route", dst.to_string());
   if (!st && st.err().sys_errno == ESRCH) return {};
   return st;
+}
+
+result<std::vector<std::string>> default_route_devices(socket& s, net::family fam) {
+  auto req = build_dump_routes(fam);
+  std::vector<int> oifs;
+  auto st = s.dump_stable(req, "list routes", [&] { oifs.clear(); }, [&](const nlmsghdr* nlh) {
+    for (int i : default_route_oifs(nlh))
+      if (oifs.size() < 64 && std::find(oifs.begin(), oifs.end(), i) == oifs.end()) oifs.push_back(i);
+  });
+  if (!st) return std::move(st).err();
+  std::vector<std::string> names;
+  for (int i : oifs)
+    if (auto l = get_link(s, i)) names.push_back(l->name);
+  return names;
 }
 
 }  // namespace overlayd::netlink

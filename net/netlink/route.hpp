@@ -3,7 +3,9 @@
 #pragma once
 
 #include <optional>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/error.hpp"
 #include "net/ip.hpp"
@@ -21,6 +23,10 @@ status replace_dev_route(socket& s, const net::cidr& dst, std::string_view dev,
                          std::optional<net::ip_address> src = std::nullopt);
 // Deletes `dst` via `dev` (an empty dev matches any); absent = success.
 status delete_route(socket& s, const net::cidr& dst, std::string_view dev = {});
+
+// The names of the devices the main table's default routes of `fam` leave
+// by (the host's uplinks); empty when there is no default route.
+result<std::vector<std::string>> default_route_devices(socket& s, net::family fam);
 
 // Pure check used by the calls above (exposed for tests).
 status check_route_families(const net::cidr& dst, const std::optional<net::ip_address>& gateway,

@@ -1,5 +1,6 @@
 #include "net/netlink/route_msg.hpp"
 
+#include <libmnl/libmnl.h>
 #include <linux/rtnetlink.h>
 #include <sys/socket.h>
 
@@ -25,6 +26,45 @@ request build_route(route_op op, const route_spec& r) {
   if (r.src) q.put_bytes(RTA_PREFSRC, r.src->data(), r.src->size());
   if (r.oif > 0) q.put_u32(RTA_OIF, static_cast<uint32_t>(r.oif));
   return q;
+}
+
+request build_dump_routes(net::family fam) {
+  request q(RTM_GETROUTE, 0);
+  auto* rtm = q.family_header<rtmsg>();
+  rtm->rtm_family = fam == net::family::v4 ? AF_INET : AF_INET6;
+  return q;
+}
+
+std::vector<int> default_route_oifs(const nlmsghdr* nlh) {
+  std::vector<int> out;
+  if (nlh->nlmsg_type != RTM_NEWROUTE || nlh->nlmsg_len < mnl_nlmsg_size(sizeof(rtmsg))) return out;
+  const auto* rtm = static_cast<const rtmsg*>(mnl_nlmsg_get_payload(nlh));
+  if (rtm->rtm_dst_len != 0 || rtm->rtm_type != RTN_UNICAST) return out;
+  uint32_t table = rtm->rtm_table;
+  const auto* tail = static_cast<const char*>(mnl_nlmsg_get_payload_tail(nlh));
+  for (auto* attr = static_cast<const nlattr*>(mnl_nlmsg_get_payload_offset(nlh, sizeof(rtmsg)));
+       mnl_attr_ok(attr, static_cast<int>(tail - reinterpret_cast<const char*>(attr))); attr = mnl_attr_next(attr)) {
+    const auto type = mnl_attr_get_type(attr);
+    if (type == RTA_TABLE && mnl_attr_validate(attr, MNL_TYPE_U32) >= 0) table = mnl_attr_get_u32(attr);
+    if (type == RTA_OIF && mnl_attr_validate(attr, MNL_TYPE_U32) >= 0)
+      out.push_back(static_cast<int>(mnl_attr_get_u32(attr)));
+    if (type == RTA_MULTIPATH) {
+      // A list of rtnexthop, each followed by its own attributes.
+      const auto* p = static_cast<const uint8_t*>(mnl_attr_get_payload(attr));
+      size_t left = mnl_attr_get_payload_len(attr);
+      while (left >= sizeof(rtnexthop)) {
+        const auto* nh = reinterpret_cast<const rtnexthop*>(p);
+        if (nh->rtnh_len < sizeof(rtnexthop) || nh->rtnh_len > left) break;
+        out.push_back(nh->rtnh_ifindex);
+        const size_t step = RTNH_ALIGN(nh->rtnh_len);
+        if (step >= left) break;
+        p += step;
+        left -= step;
+      }
+    }
+  }
+  if (table != RT_TABLE_MAIN) out.clear();
+  return out;
 }
 
 }  // namespace overlayd::netlink

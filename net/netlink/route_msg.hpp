@@ -3,6 +3,7 @@
 #pragma once
 
 #include <optional>
+#include <vector>
 
 #include "net/ip.hpp"
 #include "net/netlink/socket.hpp"
@@ -19,5 +20,12 @@ struct route_spec {
 };
 
 request build_route(route_op op, const route_spec& r);
+
+// A dump of the routes of one family (RTM_GETROUTE).
+request build_dump_routes(net::family fam);
+// The output interfaces of a default route (dst length 0, main table) in
+// one dumped message: RTA_OIF, or every hop of RTA_MULTIPATH. Empty for
+// any other route.
+std::vector<int> default_route_oifs(const nlmsghdr* nlh);
 
 }  // namespace overlayd::netlink

@@ -4,6 +4,7 @@
 
 #include "net/names.hpp"
 #include "net/netlink/link.hpp"
+#include "net/netlink/route.hpp"
 
 namespace overlayd::overlay {
 
@@ -38,10 +39,20 @@ result<std::unique_ptr<global_overlay>> global_overlay::bring_up(const global_sp
 
   if (!spec.rootless) {
     // As the seed: failures here degrade (logged), they do not fail setup.
-    // v6 transit (container to remote node) needs forwarding on the device.
-    if (g->cluster_.fam() == net::family::v6)
-      if (auto r = host.enable_ipv6_forwarding(g->interface_); !r)
-        spdlog::warn("IPv6 forwarding on {}: {}", g->interface_, r.err().message);
+    // v6 forwarding is decided on the interface a packet comes in by: the
+    // device (containers' traffic from remote nodes) and the uplinks the
+    // default routes leave by (replies to masqueraded egress). Never
+    // all.forwarding, which would turn the whole host into a router.
+    if (g->cluster_.fam() == net::family::v6) {
+      std::vector<std::string> ifaces{g->interface_};
+      if (auto up = netlink::default_route_devices(host.netlink(), net::family::v6); up)
+        ifaces.insert(ifaces.end(), up->begin(), up->end());
+      else
+        spdlog::warn("IPv6 uplinks not found ({}); egress replies may not be forwarded", up.err().message);
+      for (const auto& i : ifaces)
+        if (auto r = host.enable_ipv6_forwarding(i); !r)
+          spdlog::warn("IPv6 forwarding on {}: {}", i, r.err().message);
+    }
     if (auto r = host.mark_unmanaged(); !r)
       spdlog::warn("could not mark zl-* links unmanaged: {}", r.err().message);
     if (auto r = host.ensure_subnet_rules({g->cluster_}); !r)

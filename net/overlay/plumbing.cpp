@@ -81,11 +81,18 @@ status attach_veth(host::mutator& host, const veth_attach& a) {
   // A process in our own namespace (a mistaken pid, a host-network
   // container) would get "eth0" and a default route via the bridge in the
   // host's namespace — replacing the host's own default route.
-  struct stat own {}, theirs {};
-  if (::fstat(ns->get(), &theirs) == 0 && ::stat("/proc/thread-self/ns/net", &own) == 0 &&
-      own.st_dev == theirs.st_dev && own.st_ino == theirs.st_ino)
+  // Likewise a process still in init's namespace (the host's; a container
+  // runtime that has not yet moved it): its eth0 would land on the host.
+  struct stat own {}, init {}, theirs {};
+  const bool known = ::fstat(ns->get(), &theirs) == 0;
+  auto same = [&](const struct stat& x) { return x.st_dev == theirs.st_dev && x.st_ino == theirs.st_ino; };
+  if (known && ::stat("/proc/thread-self/ns/net", &own) == 0 && same(own))
     return error(errc::invalid_argument, "pid " + std::to_string(a.pid) +
                                              " is in the daemon's own network namespace; attach needs a "
+                                             "container with a network namespace of its own");
+  if (known && ::stat("/proc/1/ns/net", &init) == 0 && same(init))
+    return error(errc::invalid_argument, "pid " + std::to_string(a.pid) +
+                                             " is in the host's (pid 1's) network namespace; attach needs a "
                                              "container with a network namespace of its own");
   // Leftovers of an earlier attempt for this pid.
   OVERLAYD_TRY(netlink::delete_link(host.netlink(), veth_host));

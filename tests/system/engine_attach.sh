@@ -45,12 +45,7 @@ pids+=($!)
 ctl() { "$BUILD_DIR/overlayctl" --socket "$tmp/ipc.sock" --timeout-ms 10000 call "$1"; }
 field() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
 
-container() {  # name -> $cpid: a process living in a fresh namespace
-  ip netns add "$1"; cns+=("$1")
-  ip netns exec "$1" sleep 600 > /dev/null 2>&1 &
-  cpid=$!
-  pids+=($cpid)
-}
+. "$(dirname "$0")/lib/container.bash"  # container NAME -> $cpid
 in_c() { local c=$1; shift; ip netns exec "$c" "$@"; }
 
 ctl "{\"op\":\"set_local_node_id\",\"node_id\":1}"

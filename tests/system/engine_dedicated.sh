@@ -143,11 +143,7 @@ ctl b "{\"op\":\"add_peer\",\"public_key\":\"$kda\",\"endpoint\":\"10.99.0.1:514
 ip -n "$A" route show 10.200.204.128/26 | grep -q "dev $da"
 
 # Containers on each node, attached to db.
-container() {  # ns -> $cpid
-  ip netns add "$1"
-  ip netns exec "$1" sleep 600 > /dev/null 2>&1 &
-  cpid=$!; pids+=($cpid)
-}
+. "$(dirname "$0")/lib/container.bash"  # container NAME -> $cpid
 container "$CA"; pa=$cpid
 container "$CB"; pb=$cpid
 ipa=$(field "$(ctl a "{\"op\":\"attach_container\",\"handle\":{\"platform\":\"linux_pid\",\"pid\":$pa},\"service\":\"db\"}")" ip)

@@ -116,12 +116,7 @@ import ipaddress, json, sys
 [a] = [a for l in json.load(sys.stdin) for a in l["addr_info"] if a["family"] == "inet"]
 print(ipaddress.ip_interface(a["local"] + "/" + str(a["prefixlen"])).network)'
 }
-container() {  # name -> $cpid: a process living in a fresh namespace
-  ip netns add "$1"; cns+=("$1")
-  ip netns exec "$1" sleep 600 > /dev/null 2>&1 &
-  cpid=$!
-  pids+=($cpid)
-}
+. "$(dirname "$0")/lib/container.bash"  # container NAME -> $cpid
 attach() {  # node, pid, service, extra json -> the attached ip
   field "$(ctl "$1" "{\"op\":\"attach_container\",\"handle\":{\"platform\":\"linux_pid\",\"pid\":$2},\"service\":\"$3\"${4:-}}")" ip
 }

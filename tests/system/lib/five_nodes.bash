@@ -81,6 +81,10 @@ for i in $(seq $N); do
   ip -n "$n" addr add 10.97.0.$i/24 dev u$i
   ip -n "$n" addr add fd97::$i/64 dev u$i nodad
   ip -n "$n" link set u$i up
+  # The nodes' uplink: a default route of each family (never used here; the
+  # daemon finds its egress interfaces by it).
+  ip -n "$n" route add default via 10.97.0.254 dev u$i
+  ip -n "$n" -6 route add default via fd97::fe dev u$i
 done
 
 snapshot() {  # ns -> a picture of what the daemon may touch
@@ -121,12 +125,7 @@ v = row
 for k in sys.argv[2].split("."): v = v[k]
 print(v)' "$2" "$3"
 }
-container() {  # name -> $cpid
-  ip netns add "$1"; cns+=("$1")
-  ip netns exec "$1" sleep 600 > /dev/null 2>&1 &
-  cpid=$!
-  pids+=($cpid)
-}
+. "$here/container.bash"
 attach_json() {  # pid service [extra json]
   echo "{\"op\":\"attach_container\",\"handle\":{\"platform\":\"linux_pid\",\"pid\":$1},\"service\":\"$2\"${3:-}}"
 }
@@ -254,7 +253,7 @@ for i in $(seq $N); do
       web) extra=',"join_global":true' ;;
       api) extra=',"dns_domain":"cluster.local"' ;;
     esac
-    r=$(ctl $i "$(attach_json $cpid $s "$extra")")
+    r=$(ctl $i "$(attach_json $cpid $s "$extra")") || { echo "node $i: attach to $s: $r"; exit 1; }
     cip[$i.$s]=$(field "$r" ip)
     # A retried attach (the agent lost the reply) answers the same.
     [ "$(ctl $i "$(attach_json $cpid $s "$extra")")" = "$r" ] || { echo "retried attach differs on node $i $s"; exit 1; }
