@@ -22,4 +22,17 @@ struct service_row {
   std::string dedicated_public_key;
 };
 
+// One peer of one of the node's WireGuard devices, as GET /v1/peers and
+// `overlayctl peers` show it (the wire status has no byte counters).
+struct peer_row {
+  std::string device;   // the interface
+  std::string service;  // empty: the global device; else the dedicated service
+  std::string public_key;
+  std::string endpoint;  // empty: none yet
+  std::string allowed_ips;
+  int64_t last_handshake_unix = 0;  // 0 = never
+  uint64_t rx_bytes = 0;
+  uint64_t tx_bytes = 0;
+};
+
 }  // namespace overlayd::actors

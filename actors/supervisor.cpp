@@ -168,6 +168,7 @@ class supervisor_impl : public traced<supervisor_actor::base> {
           return {c, crash_child(child)};
         },
         [this](services_atom) -> std::vector<service_row> { return service_table(); },
+        [this](peers_atom) -> std::vector<peer_row> { return peer_table(); },
         [this](stall_atom, correlation_id c, const std::string& svc, std::shared_ptr<stall_gate> g) -> reply {
           auto it = services_.find(svc);
           if (it == services_.end()) return {c, ipc::resp::err{"no service_overlay actor for service " + svc}};
@@ -481,6 +482,21 @@ class supervisor_impl : public traced<supervisor_actor::base> {
         }
       rows.push_back(std::move(r));
     }
+    return rows;
+  }
+
+  std::vector<peer_row> peer_table() {
+    std::vector<peer_row> rows;
+    auto add = [&rows](const std::string& dev, const std::string& svc, const wg::device& d) {
+      for (const auto& p : d.current_status().peers) {
+        const auto w = to_wire(p);
+        rows.push_back({dev, svc, w.public_key, w.endpoint, w.allowed_ips, w.last_handshake_unix_secs, p.rx_bytes,
+                        p.tx_bytes});
+      }
+    };
+    if (global_) add(global_->interface(), "", global_->device());
+    for (auto& [svc, d] : dedicated_)
+      if (auto dev = d.st->published()) add(dev->interface(), svc, dev->device());
     return rows;
   }
 

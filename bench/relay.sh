@@ -46,7 +46,7 @@ pids+=($!)
 for _ in $(seq 50); do ip netns exec "$PB" ss -Hlun | grep -q '198.18.0.1:3478' && grep -q listening "$tmp/relayd.log" && break; sleep 0.1; done
 
 ctl() { "$C" --socket "$tmp/$1/ipc.sock" --timeout-ms 10000 call "$2"; }
-key() { "$C" --socket "$tmp/$1/ipc.sock" status | jq -r .public_key; }
+key() { "$C" --socket "$tmp/$1/ipc.sock" --json status | jq -r .public_key; }
 run_mode() {  # name nat-flags nat-json want-type wg-port (a fresh port per mode: no stale conntrack)
   nat_masquerade "$2"
   daemons=()

@@ -158,6 +158,16 @@ result<std::vector<actors::service_row>> engine::services() {
   return out;
 }
 
+result<std::vector<actors::peer_row>> engine::peers() {
+  if (stopped_.load() || !impl_->sys || !impl_->supervisor) return error(errc::precondition, "engine stopped");
+  caf::scoped_actor self{*impl_->sys};
+  result<std::vector<actors::peer_row>> out = error(errc::timeout, "supervisor did not answer");
+  self->request(impl_->supervisor, std::chrono::seconds(10), actors::peers_atom::value)
+      .receive([&](std::vector<actors::peer_row>& rows) { out = std::move(rows); },
+               [&](caf::error& e) { out = error(errc::internal, "supervisor: " + caf::to_string(e)); });
+  return out;
+}
+
 engine::stall_handle engine::stall_service(const std::string& service, std::shared_future<void> release) {
   auto gate = std::make_shared<actors::stall_gate>();
   gate->release = std::move(release);

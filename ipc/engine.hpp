@@ -83,6 +83,8 @@ class engine {
   // The node's services: mode, bridge, subnet, gateway, members, dedicated
   // device and port (GET /v1/services).
   result<std::vector<actors::service_row>> services();
+  // Every peer of every device of the node, with byte counters (GET /v1/peers).
+  result<std::vector<actors::peer_row>> peers();
   actors::observability& observability() noexcept { return *obs_; }
   const request_metrics& metrics() const noexcept { return metrics_; }
   size_t running_actors() const;

@@ -121,6 +121,26 @@ void http_api::impl::routes() {
     }
     res.set_content(services_json(*rows), "application/json");
   });
+  server.Get("/v1/peers", [this](const httplib::Request& req, httplib::Response& res) {
+    if (!read_allowed(req, res)) return;
+    auto rows = eng->peers();
+    if (!rows) {
+      res.status = 503;
+      res.set_content(nlohmann::json{{"error", rows.err().message}}.dump(), "application/json");
+      return;
+    }
+    auto j = nlohmann::json::array();
+    for (const auto& r : *rows)
+      j.push_back({{"device", r.device},
+                   {"service", r.service.empty() ? nlohmann::json() : nlohmann::json(r.service)},
+                   {"public_key", r.public_key},
+                   {"endpoint", r.endpoint.empty() ? nlohmann::json() : nlohmann::json(r.endpoint)},
+                   {"allowed_ips", r.allowed_ips},
+                   {"last_handshake_unix", r.last_handshake_unix},
+                   {"rx_bytes", r.rx_bytes},
+                   {"tx_bytes", r.tx_bytes}});
+    res.set_content(j.dump(), "application/json");
+  });
   server.Get("/v1/nat", [this](const httplib::Request& req, httplib::Response& res) {
     if (!read_allowed(req, res)) return;
     res.set_content(encode_response(eng->call(req::nat_status{})), "application/json");

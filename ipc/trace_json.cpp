@@ -3,7 +3,10 @@
 #include <caf/atom.hpp>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <map>
 #include <set>
+#include <vector>
 
 #include "ipc/types.hpp"
 
@@ -62,10 +65,31 @@ std::string render_trace_json(const std::vector<actors::trace_record>& records, 
 
 std::string render_perfetto_json(const std::vector<actors::trace_record>& records) {
   // One "thread" per actor; each consumed message is a complete ("X") event
-  // on its receiver's track, with flow arrows (s/f) from sender to receiver
-  // that share the correlation id.
+  // on its receiver's track. The hops of one request (one correlation id)
+  // are linked by a flow: "s" on the first hop, "t" on each next one, "f"
+  // on the last, each bound to the slice it starts in, so Perfetto draws an
+  // arrow from hop to hop in seq order.
   nlohmann::json events = nlohmann::json::array();
   std::set<uint64_t> named;
+  std::map<uint64_t, std::vector<const actors::trace_record*>> hops;  // correlation -> records
+  for (const auto& r : records)
+    if (r.correlation) hops[r.correlation].push_back(&r);
+  for (auto& [corr, list] : hops) {
+    if (list.size() < 2) continue;
+    std::sort(list.begin(), list.end(), [](auto* a, auto* b) { return a->seq < b->seq; });
+    for (size_t i = 0; i < list.size(); ++i) {
+      const char* ph = i == 0 ? "s" : i + 1 == list.size() ? "f" : "t";
+      nlohmann::json e{{"ph", ph},
+                       {"name", "request"},
+                       {"cat", "request"},
+                       {"id", corr},
+                       {"pid", 1},
+                       {"tid", list[i]->receiver_id},
+                       {"ts", static_cast<double>(list[i]->mono_ns) / 1000.0}};
+      if (i + 1 == list.size()) e["bp"] = "e";  // bind to the enclosing slice
+      events.push_back(std::move(e));
+    }
+  }
   for (const auto& r : records) {
     if (named.insert(r.receiver_id).second)
       events.push_back({{"ph", "M"}, {"name", "thread_name"}, {"pid", 1}, {"tid", r.receiver_id},

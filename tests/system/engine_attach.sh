@@ -111,7 +111,7 @@ ip -n "$N" link show "$api" > /dev/null
 expect_err '{"op":"attach_container","handle":{"platform":"windows_container","container_id":"x"},"service":"web"}' 'not supported on Linux'
 expect_err "{\"op\":\"attach_container\",\"handle\":{\"platform\":\"linux_pid\",\"pid\":$p1},\"service\":\"nosuch\"}" 'no service bridge for service nosuch'
 expect_err '{"op":"attach_container","handle":{"platform":"linux_pid","pid":999999999},"service":"web"}' '/proc/999999999/ns/net'
-"$BUILD_DIR/overlayctl" --socket "$tmp/ipc.sock" status | grep -q '"service_count":1'  # web is the one left
+"$BUILD_DIR/overlayctl" --socket "$tmp/ipc.sock" --json status | grep -q '"service_count":1'  # web is the one left
 
 ctl '{"op":"shutdown"}'
 for _ in $(seq 100); do kill -0 "${pids[0]}" 2>/dev/null || break; sleep 0.1; done

@@ -76,7 +76,7 @@ stop() {  # name: shutdown and wait for a clean exit
   unset "dpid[$1]"
 }
 ctl() { "$C" --socket "$tmp/$1/ipc.sock" --timeout-ms 10000 call "$2"; }
-st() { "$C" --socket "$tmp/$1/ipc.sock" status; }
+st() { "$C" --socket "$tmp/$1/ipc.sock" --json status; }
 field() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
 expect_err() {  # node, request, text the err must contain
   local out; out=$(ctl "$1" "$2" || true)

@@ -78,7 +78,7 @@ ifb=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["name"])' "$rb"
 # Idempotent: a second setup answers the same name.
 [ "$(ctl a "{\"op\":\"setup_global_overlay\",\"deployment\":\"$tag\",\"instance_id\":\"1\",\"cluster_cidr\":\"10.200.0.0/16\",\"slice_cidr\":\"10.200.1.0/28\",\"wg_port\":51820}")" = "$ra" ]
 
-key() { "$C" --socket "$tmp/$1/ipc.sock" status | python3 -c 'import json,sys; print(json.load(sys.stdin)["public_key"])'; }
+key() { "$C" --socket "$tmp/$1/ipc.sock" --json status | python3 -c 'import json,sys; print(json.load(sys.stdin)["public_key"])'; }
 ka=$(key a); kb=$(key b)
 ctl a "{\"op\":\"add_peer\",\"public_key\":\"$kb\",\"endpoint\":\"10.99.0.2:51820\",\"allowed_ips\":\"10.200.2.0/28\",\"persistent_keepalive_secs\":25}"
 ctl b "{\"op\":\"add_peer\",\"public_key\":\"$ka\",\"endpoint\":\"10.99.0.1:51820\",\"allowed_ips\":\"10.200.1.0/28\",\"persistent_keepalive_secs\":25}"
@@ -96,7 +96,7 @@ cat "$tmp/wg.a"
 awk -v k="$kb" '$1 == k && $5 > 0 && $6 > 0 && $7 > 0 { ok = 1 } END { exit !ok }' "$tmp/wg.a"
 
 # status reports the peer with a recent handshake time (absolute Unix time).
-"$C" --socket "$tmp/a/ipc.sock" status > "$tmp/status.a"
+"$C" --socket "$tmp/a/ipc.sock" --json status > "$tmp/status.a"
 cat "$tmp/status.a"
 python3 - "$tmp/status.a" "$kb" <<'PY'
 import json, sys, time

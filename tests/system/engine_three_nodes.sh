@@ -107,7 +107,7 @@ start() {  # node
   for _ in $(seq 100); do [ -S "$tmp/$1/ipc.sock" ] && break; sleep 0.1; done
 }
 ctl() { "$C" --socket "$tmp/$1/ipc.sock" --timeout-ms 10000 call "$2"; }
-st() { "$C" --socket "$tmp/$1/ipc.sock" status; }
+st() { "$C" --socket "$tmp/$1/ipc.sock" --json status; }
 field() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
 # The network of a bridge's gateway address, e.g. 10.200.1.0/26.
 subnet_of() {  # node, bridge

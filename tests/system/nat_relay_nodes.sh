@@ -61,7 +61,7 @@ cleanup() {
 trap cleanup EXIT
 show_logs() {
   kill -TERM "$relayd" 2>/dev/null; sleep 0.3  # its counters
-  for n in a b; do [ -S "$tmp/$n/ipc.sock" ] && "$C" --socket "$tmp/$n/ipc.sock" status 2>/dev/null | head -c 3000; echo; done
+  for n in a b; do [ -S "$tmp/$n/ipc.sock" ] && "$C" --socket "$tmp/$n/ipc.sock" --json status 2>/dev/null | head -c 3000; echo; done
   for f in "$tmp"/*.log; do [ -e "$f" ] && { echo "--- $f"; tail -n 40 "$f"; }; done
   return 0
 }
@@ -126,7 +126,7 @@ relay_cand() {  # node -> its relay candidate address, once allocated (bounded)
   done
   return 0
 }
-key() { "$C" --socket "$tmp/$1/ipc.sock" status | python3 -c 'import json,sys; print(json.load(sys.stdin)["public_key"])'; }
+key() { "$C" --socket "$tmp/$1/ipc.sock" --json status | python3 -c 'import json,sys; print(json.load(sys.stdin)["public_key"])'; }
 cands() { python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))["candidates"]))' "$tmp/nat.$1"; }
 peer_each_way() {
   ka=$(key a); kb=$(key b)

@@ -147,7 +147,7 @@ PY
 echo "ok 2: candidates: host 10.62.1.2:51820, server-reflexive 198.18.1.2:51820 (router address, WireGuard port)"
 
 # 3. Each learns the other's candidates; the endpoint is the private address.
-key() { "$C" --socket "$tmp/$1/ipc.sock" status | python3 -c 'import json,sys; print(json.load(sys.stdin)["public_key"])'; }
+key() { "$C" --socket "$tmp/$1/ipc.sock" --json status | python3 -c 'import json,sys; print(json.load(sys.stdin)["public_key"])'; }
 ka=$(key a); kb=$(key b)
 cands() { python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))["candidates"]))' "$tmp/nat.$1"; }
 ca=$(cands a); cb=$(cands b)

@@ -113,7 +113,7 @@ start() {  # node
 }
 ctl() { "$C" --socket "$tmp/$1/ipc.sock" --timeout-ms 10000 call "$2"; }
 ok() { local r; r=$(ctl "$1" "$2") || { echo "node $1: $2 -> $r"; return 1; }; }
-st() { "$C" --socket "$tmp/$1/ipc.sock" status; }
+st() { "$C" --socket "$tmp/$1/ipc.sock" --json status; }
 services_json() { ip netns exec "${NS[$1]}" "$C" --http 127.0.0.1:7420 services --json; }
 field() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
 # One service's field from GET /v1/services.

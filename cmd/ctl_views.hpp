@@ -1,0 +1,35 @@
+// What overlayctl prints: plain functions from the daemon's JSON (a wire
+// response, or an HTTP API body) to the text an operator reads. No I/O, so
+// every view is unit-tested (ctl_views.test.cpp).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace overlayd::ctl {
+
+// `now_unix` ages handshakes; views never read the clock themselves.
+std::string status_view(const nlohmann::json& status);
+std::string peers_view(const nlohmann::json& status, const nlohmann::json& nat, int64_t now_unix);
+std::string services_view(const nlohmann::json& services);
+std::string nat_view(const nlohmann::json& nat, const nlohmann::json& attempts);
+
+// The actor trace as one tree per request: its correlation id, then every
+// hop (sender -> receiver, message type, wait since the previous hop
+// started, handling time). Filters: the request's op (the type of its first
+// hop), a service named in it (matched against the hops' types and actor
+// names), and a minimum total time.
+struct trace_filter {
+  std::optional<std::string> op;
+  std::optional<std::string> service;
+  int64_t slower_than_ns = 0;
+};
+std::string trace_view(const nlohmann::json& trace, const trace_filter& f);
+
+// "5ms", "250us", "2s", "1500ns" -> nanoseconds; nullopt when malformed.
+std::optional<int64_t> parse_duration_ns(const std::string& text);
+
+}  // namespace overlayd::ctl
