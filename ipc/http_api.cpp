@@ -20,6 +20,7 @@
 #include "ipc/codec.hpp"
 #include "ipc/engine.hpp"
 #include "ipc/trace_json.hpp"
+#include "ipc/web_assets.hpp"
 
 namespace overlayd::ipc {
 
@@ -141,6 +142,22 @@ void http_api::impl::routes() {
                    {"tx_bytes", r.tx_bytes}});
     res.set_content(j.dump(), "application/json");
   });
+  // The actors, for the web view: mailbox depth and messages consumed.
+  server.Get("/v1/actors", [this](const httplib::Request& req, httplib::Response& res) {
+    if (!read_allowed(req, res)) return;
+    auto j = nlohmann::json::array();
+    for (const auto& r : eng->observability().snapshot())
+      j.push_back({{"name", r.name}, {"mailbox", r.mailbox}, {"handled", r.handled}});
+    res.set_content(j.dump(), "application/json");
+  });
+  // The web view (web/): static files compiled into the daemon.
+  for (const auto& f : web_assets()) {
+    const std::string path = f.path == "index.html" ? "/" : "/" + std::string(f.path);
+    server.Get(path, [this, f](const httplib::Request& req, httplib::Response& res) {
+      if (!read_allowed(req, res)) return;
+      res.set_content(std::string(f.body), std::string(f.content_type));
+    });
+  }
   server.Get("/v1/nat", [this](const httplib::Request& req, httplib::Response& res) {
     if (!read_allowed(req, res)) return;
     res.set_content(encode_response(eng->call(req::nat_status{})), "application/json");

@@ -49,7 +49,7 @@ run_script() {  # path
   local t=$1 name; name=$(basename "$t" .sh)
   local log="$logdir/$name.log"
   local start=$SECONDS
-  BUILD_DIR="$build" timeout --kill-after=10 300 bash "$t" >"$log" 2>&1
+  BUILD_DIR="$build" TEST_LOG_DIR="$logdir" timeout --kill-after=10 300 bash "$t" >"$log" 2>&1
   local rc=$?
   case $rc in
     0) passed=$((passed + 1)); echo "PASS $name ($((SECONDS - start))s)" ;;
