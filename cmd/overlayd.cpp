@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "cmd/logging.hpp"
+#include "cmd/sd_notify.hpp"
 #include "ipc/engine.hpp"
 #include "ipc/http_api.hpp"
 #include "ipc/socket_path.hpp"
@@ -124,6 +125,7 @@ int main(int argc, char** argv) {
   }
   spdlog::info("overlayd {} ready: socket {}, http {}, data dir {}", OVERLAYD_VERSION,
                socket_path, http_bind ? http : "off", cfg.data_dir);
+  cmd::sd_notify("READY=1\nSTATUS=serving");
 
   std::thread signals([&] {
     int sig = 0;
@@ -136,6 +138,7 @@ int main(int argc, char** argv) {
   });
 
   engine.wait_for_shutdown();
+  cmd::sd_notify("STOPPING=1");
   if (api) api->stop();
   (*server)->stop();
   engine.stop();
