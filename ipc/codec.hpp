@@ -1,4 +1,4 @@
-// JSON codec of the IPC contract (../shared/spec/ipc-contract.md): the serde
+// JSON codec of the IPC contract (docs/ipc-contract.md): the serde
 // conventions of the Rust overlayd, byte for byte.
 //
 // Encoding: compact UTF-8 JSON exactly as serde_json writes it — the tag

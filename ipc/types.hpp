@@ -1,4 +1,4 @@
-// The IPC contract as plain C++ values (../shared/spec/ipc-contract.md).
+// The IPC contract as plain C++ values (docs/ipc-contract.md).
 //
 // Header-only on purpose: actors/ uses these structs as the typed payload of
 // requests without linking the JSON codec. Only ipc/codec.* knows how they look
