@@ -7,6 +7,7 @@ container() {
   ip netns add "$1"; cns+=("$1")
   ip netns exec "$1" sleep 600 > /dev/null 2>&1 &
   cpid=$!
+  disown "$cpid" 2> /dev/null || true  # no "Killed" job notice at cleanup
   pids+=($cpid)
   local want; want=$(stat -L -c %i "/run/netns/$1")
   for _ in $(seq 200); do
