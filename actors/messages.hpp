@@ -134,6 +134,7 @@ struct service_context {
   std::string uapi_dir;
   uint16_t port_base = 0;  // the dedicated port band sits above it
   bool pin_threads = true;  // devices pin their packet threads (wg::device_options)
+  uint32_t mtu = 0;         // devices' MTU; 0 = the underlay's (wg::device_options)
   std::optional<std::string> local_wg_pubkey;
   std::optional<net::cidr> cluster;                 // once setup_global_overlay gave it
   std::shared_ptr<overlay::global_overlay> global;  // null while the overlay is down

@@ -329,6 +329,7 @@ class supervisor_impl : public traced<supervisor_actor::base> {
     spec.uapi_dir = cfg_.uapi_dir;
     spec.rootless = std::getenv("ZLAYER_ROOTLESS") != nullptr;
     spec.pin_threads = cfg_.wg_pin_threads;
+    spec.mtu = cfg_.wg_mtu;
     // On Linux the host adapter is the container data path: a failure is
     // fatal whatever host_adapter_mandatory says (seed).
     auto g = overlay::global_overlay::bring_up(spec, *host_);
@@ -478,6 +479,7 @@ class supervisor_impl : public traced<supervisor_actor::base> {
     c.uapi_dir = cfg_.uapi_dir;
     c.port_base = port_base();
     c.pin_threads = cfg_.wg_pin_threads;
+    c.mtu = cfg_.wg_mtu;
     c.local_wg_pubkey = state_.local_wg_pubkey;
     c.cluster = state_.cluster;
     c.global = global_;

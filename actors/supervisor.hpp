@@ -36,6 +36,7 @@ struct supervisor_config {
   std::chrono::seconds veth_sweep_period{60};  // orphan-veth sweep timer
   std::chrono::seconds nat_direct_retry{0};    // relayed peers retry direct; 0 = 120 s
   bool wg_pin_threads = true;                  // our devices pin their packet threads
+  uint32_t wg_mtu = 0;                         // our devices' MTU; 0 = the underlay's - 80
 };
 
 // Spawned detached: its handlers make blocking netlink/nftables calls, which

@@ -40,6 +40,9 @@ int main(int argc, char** argv) {
   app.add_option("--dns-upstream", dns_upstreams,
                  "resolver ADDR:PORT for names outside the domain (repeatable; default: "
                  "/etc/resolv.conf without loopback entries)");
+  app.add_option("--wg-mtu", cfg.wg_mtu,
+                 "MTU of our WireGuard devices; 0 = the underlay's (default route's device) minus 80")
+      ->capture_default_str();
   app.add_option("--wg-pin-threads", cfg.wg_pin_threads,
                  "pin each WireGuard device's two packet threads to different CPUs (true|false)")
       ->capture_default_str();

@@ -56,6 +56,7 @@ result<std::unique_ptr<engine>> engine::start(engine_config cfg) {
   sc.veth_sweep_period = std::chrono::seconds(std::max(1u, e->cfg_.veth_sweep_secs));
   sc.nat_direct_retry = std::chrono::seconds(e->cfg_.nat_direct_retry_secs);
   sc.wg_pin_threads = e->cfg_.wg_pin_threads;
+  sc.wg_mtu = e->cfg_.wg_mtu;
   sc.dns.domain = e->cfg_.dns_domain;
   sc.dns.ttl = std::chrono::seconds(e->cfg_.dns_ttl_secs);
   sc.dns.listen = e->cfg_.dns_listen;

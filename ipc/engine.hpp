@@ -52,6 +52,8 @@ struct engine_config {
   // (net/wg/cpu_pin.hpp): a large win when both ends share a host's CPUs,
   // a loss when other work saturates one of the two CPUs.
   bool wg_pin_threads = true;
+  // MTU of our WireGuard devices; 0 = follow the underlay (net/wg/underlay_mtu.hpp).
+  uint32_t wg_mtu = 0;
 };
 
 class engine {
