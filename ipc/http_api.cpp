@@ -18,6 +18,7 @@
 #include "actors/observability.hpp"
 #include "ipc/codec.hpp"
 #include "ipc/engine.hpp"
+#include "ipc/http_host.hpp"
 #include "ipc/trace_json.hpp"
 
 namespace overlayd::ipc {
@@ -56,6 +57,7 @@ struct http_api::impl {
   engine* eng = nullptr;
   std::string token;
   bool loopback = true;
+  net::ip_address bound;
 
   bool authorized(const httplib::Request& req) const {
     const std::string h = req.get_header_value("Authorization");
@@ -88,6 +90,15 @@ struct http_api::impl {
 
 void http_api::impl::routes() {
   server.set_payload_max_length(max_http_body);
+  // Before any route: a Host naming something else is a browser misled by
+  // DNS rebinding (http_host.hpp).
+  server.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    if (host_allowed(req.get_header_value("Host"), bound)) return httplib::Server::HandlerResponse::Unhandled;
+    res.status = 421;
+    res.set_content(R"({"error":"Host must name the address the API is bound to, or localhost"})",
+                    "application/json");
+    return httplib::Server::HandlerResponse::Handled;
+  });
 
   server.Post("/v1/request", [this](const httplib::Request& req, httplib::Response& res) {
     if (!authorized(req)) return deny(res);
@@ -135,7 +146,8 @@ void http_api::impl::routes() {
                           param_u64(req, "correlation"));
     res.set_content(render_perfetto_json(recs), "application/json");
   });
-  server.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+  server.Get("/healthz", [this](const httplib::Request& req, httplib::Response& res) {
+    if (!read_allowed(req, res)) return;
     res.set_content("ok\n", "text/plain");
   });
   server.Get("/metrics", [this](const httplib::Request& req, httplib::Response& res) {
@@ -170,6 +182,7 @@ result<std::unique_ptr<http_api>> http_api::start(const net::endpoint& bind, eng
   im->eng = &eng;
   im->token = std::move(token);
   im->loopback = bind.ip().is_loopback();
+  im->bound = bind.ip();
   im->routes();
   const std::string host = bind.ip().to_string();
   int port = bind.port();
