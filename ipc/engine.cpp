@@ -86,7 +86,14 @@ response engine::call(request r) {
   return f.get();
 }
 
-void engine::call_async(request r, done_fn done) {
+std::optional<peer_cred> engine::caller_of(uint64_t correlation) const {
+  std::lock_guard lock(mu_);
+  auto it = callers_.find(correlation);
+  if (it == callers_.end()) return std::nullopt;
+  return it->second;
+}
+
+void engine::call_async(request r, done_fn done, std::optional<peer_cred> from) {
   if (auto v = validate(r); !v) {
     metrics_.record_rejected();
     done(resp::err{v.err().message});
@@ -105,6 +112,10 @@ void engine::call_async(request r, done_fn done) {
   {
     std::lock_guard lock(mu_);
     inflight_.emplace(corr, pc);
+    if (from) {
+      callers_.emplace(corr, *from);
+      if (callers_.size() > max_remembered_callers) callers_.erase(callers_.begin());
+    }
   }
   actors::reply_fn reply = [this, corr, pc, is_shutdown](response resp) {
     if (pc->fired.exchange(true)) return;

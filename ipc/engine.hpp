@@ -25,6 +25,7 @@
 
 #include "core/error.hpp"
 #include "ipc/metrics.hpp"
+#include "ipc/peer_cred.hpp"
 #include "ipc/types.hpp"
 #include "net/ip.hpp"
 
@@ -69,7 +70,12 @@ class engine {
   response call(request r);
   // Asynchronous call: `done` runs exactly once, on an actor thread (must not
   // block) — or inline when the request is invalid or the engine stopped.
-  void call_async(request r, done_fn done);
+  // `from`: the socket peer that sent it (kept for the trace: caller_of).
+  void call_async(request r, done_fn done, std::optional<peer_cred> from = std::nullopt);
+  // The socket peer behind a correlation id, for the last
+  // max_remembered_callers requests that had one.
+  std::optional<peer_cred> caller_of(uint64_t correlation) const;
+  static constexpr size_t max_remembered_callers = 8192;
 
   // Served a `shutdown` request (host state already reverted).
   bool shutdown_requested() const noexcept { return shutdown_requested_.load(); }
@@ -81,6 +87,8 @@ class engine {
   const engine_config& config() const noexcept { return cfg_; }
   actors::observability& observability() noexcept { return *obs_; }
   const request_metrics& metrics() const noexcept { return metrics_; }
+  peer_metrics& peers() noexcept { return peers_; }
+  const peer_metrics& peers() const noexcept { return peers_; }
   size_t running_actors() const;
   // Testing supervision: makes a supervised child crash as if its handler
   // threw ("service_overlay:<service>", "dedicated_transport:<service>",
@@ -105,12 +113,14 @@ class engine {
   std::unique_ptr<actors::observability> obs_;
   std::unique_ptr<impl> impl_;
   request_metrics metrics_;
+  peer_metrics peers_;
   std::atomic<uint64_t> next_corr_{1};
   std::atomic<bool> stopped_{false};
   std::atomic<bool> shutdown_requested_{false};
   mutable std::mutex mu_;  // guards inflight_ and the shutdown condition
   std::condition_variable shutdown_cv_;
   std::map<uint64_t, std::shared_ptr<struct pending_call>> inflight_;
+  std::map<uint64_t, peer_cred> callers_;  // guarded by mu_; oldest dropped first
 };
 
 }  // namespace overlayd::ipc

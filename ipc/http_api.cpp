@@ -137,7 +137,9 @@ void http_api::impl::routes() {
     const uint64_t since = param_u64(req, "since").value_or(0);
     const size_t limit = static_cast<size_t>(std::min<uint64_t>(param_u64(req, "limit").value_or(1000), 100000));
     auto recs = ring.read(since, limit, param_u64(req, "correlation"));
-    res.set_content(render_trace_json(recs, ring.last_seq()), "application/json");
+    res.set_content(render_trace_json(recs, ring.last_seq(),
+                                      [this](uint64_t corr) { return eng->caller_of(corr); }),
+                    "application/json");
   });
   server.Get("/v1/trace.perfetto", [this](const httplib::Request& req, httplib::Response& res) {
     if (!read_allowed(req, res)) return;
@@ -159,6 +161,7 @@ void http_api::impl::routes() {
 std::string http_api::impl::metrics_text() const {
   std::ostringstream out;
   out << eng->metrics().render();
+  out << eng->peers().render();
   out << "# HELP overlayd_actors_running Actors alive in the engine.\n"
       << "# TYPE overlayd_actors_running gauge\n"
       << "overlayd_actors_running " << eng->running_actors() << "\n";
