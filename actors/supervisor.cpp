@@ -352,11 +352,14 @@ class supervisor_impl : public traced<supervisor_actor::base> {
     return ipc::resp::bridge_name{global_->interface()};
   }
 
-  // Overlay DNS answers on <node_ip>:53 while the global overlay is up.
+  // Overlay DNS answers on <node_ip>:53 while the global overlay is up, and
+  // resolves outside names for the cluster's addresses.
   void dns_listen(bool on) {
-    if (dns_ && global_)
+    if (dns_ && global_) {
       caf::anon_send(dns_, dns_listen_atom::value, correlation_id{0},
                      net::endpoint(global_->node_ip(), 53), on);
+      caf::anon_send(dns_, dns_allow_atom::value, correlation_id{0}, global_->cluster(), on);
+    }
   }
 
   // The orchestrator learns the overlay (config, port, device link) or, with

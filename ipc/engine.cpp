@@ -61,6 +61,7 @@ result<std::unique_ptr<engine>> engine::start(engine_config cfg) {
   sc.dns.ttl = std::chrono::seconds(e->cfg_.dns_ttl_secs);
   sc.dns.listen = e->cfg_.dns_listen;
   sc.dns.upstreams = e->cfg_.dns_upstreams;
+  sc.dns.recursion_allow = e->cfg_.dns_allow;
   im.supervisor = actors::spawn_supervisor(*im.sys, e->obs_.get(), std::move(sc));
   im.gateway = actors::spawn_gateway(*im.sys, e->obs_.get(), im.supervisor);
   // Wait until the supervisor has spawned its children and told the gateway:

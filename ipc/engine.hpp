@@ -44,6 +44,9 @@ struct engine_config {
   unsigned dns_ttl_secs = 30;
   std::vector<net::endpoint> dns_listen;                   // extra, from the start
   std::optional<std::vector<net::endpoint>> dns_upstreams; // nullopt: resolv.conf minus loopback
+  // Beside loopback, this host and the cluster CIDR: clients whose outside
+  // names the DNS server forwards (--dns-allow); others get REFUSED.
+  std::vector<net::cidr> dns_allow;
   size_t trace_capacity = 65536;
   bool trace_enabled = true;
   size_t worker_threads = 0;  // CAF scheduler threads; 0 = CAF's default
