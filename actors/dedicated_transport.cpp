@@ -95,6 +95,7 @@ class dedicated_transport_impl : public traced<dedicated_transport_actor::base> 
     overlay::dedicated_spec spec;
     spec.uapi_dir = ctx.uapi_dir;
     spec.pin_threads = ctx.pin_threads;
+    spec.mtu = ctx.mtu;
     std::optional<uint16_t> port;
     const auto* rec = marker.get(owner);
     if (rec && rec->wg_private_key && rec->wg_public_key && rec->wg_port && rec->interface) {

@@ -20,6 +20,7 @@ net::dns::server_config server_config_of(const dns_config& c) {
   sc.ttl = c.ttl;
   sc.listen = c.listen;
   sc.upstreams = c.upstreams ? *c.upstreams : net::dns::default_upstreams();
+  sc.recursion_allow = c.recursion_allow;
   return sc;
 }
 
@@ -46,6 +47,12 @@ class dns_impl : public traced<dns_actor::base> {
         },
         [this](dns_listen_atom, correlation_id c, const net::endpoint& ep, bool on) -> reply {
           return {c, listen(ep, on)};
+        },
+        [this](dns_allow_atom, correlation_id c, const net::cidr& allowed, bool on) -> reply {
+          if (auto r = server_.allow_recursion(allowed, on); !r)
+            return {c, ipc::resp::err{"overlay engine error: DNS recursion for " + allowed.to_string() +
+                                      ": " + r.err().message}};
+          return {c, ipc::resp::ok{}};
         },
         [this](dns_domain_atom, correlation_id c, const std::string& domain) -> reply {
           if (auto r = server_.add_domain(domain); !r)

@@ -30,6 +30,7 @@ struct dns_config {
   std::chrono::seconds ttl{30};
   std::vector<net::endpoint> listen;                   // served from the start
   std::optional<std::vector<net::endpoint>> upstreams; // nullopt: /etc/resolv.conf minus loopback
+  std::vector<net::cidr> recursion_allow;  // --dns-allow; the cluster is added at global setup
 };
 
 dns_actor spawn_dns(caf::actor_system& sys, observability* obs, dns_config cfg,

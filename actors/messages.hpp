@@ -47,6 +47,7 @@ using dns_set_atom = caf::atom_constant<caf::atom("dns_set")>;    // dns
 using dns_del_atom = caf::atom_constant<caf::atom("dns_del")>;    // dns
 using dns_listen_atom = caf::atom_constant<caf::atom("dns_listen")>;  // dns: serve on / stop serving on
 using dns_domain_atom = caf::atom_constant<caf::atom("dns_domain")>;  // dns: the zone we answer for
+using dns_allow_atom = caf::atom_constant<caf::atom("dns_allow")>;    // dns: a CIDR allowed recursion
 using stop_atom = caf::atom_constant<caf::atom("stop")>;          // supervisor: revert + exit
 using routes_atom = caf::atom_constant<caf::atom("routes")>;      // gateway: current children
 using init_atom = caf::atom_constant<caf::atom("init")>;          // supervisor: spawn children
@@ -143,6 +144,7 @@ struct service_context {
   std::string uapi_dir;
   uint16_t port_base = 0;  // the dedicated port band sits above it
   bool pin_threads = true;  // devices pin their packet threads (wg::device_options)
+  uint32_t mtu = 0;         // devices' MTU; 0 = the underlay's (wg::device_options)
   std::optional<std::string> local_wg_pubkey;
   std::optional<net::cidr> cluster;                 // once setup_global_overlay gave it
   std::shared_ptr<overlay::global_overlay> global;  // null while the overlay is down
@@ -198,6 +200,7 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(overlayd::actors::pool_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<overlayd::actors::service_row>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<overlayd::actors::peer_row>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(overlayd::net::endpoint)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(overlayd::net::cidr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(overlayd::actors::nat_setup)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(overlayd::actors::nat_peer_update)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(overlayd::actors::service_context)
@@ -228,7 +231,9 @@ using dns_actor = caf::typed_actor<
     caf::replies_to<dns_listen_atom, correlation_id, net::endpoint, bool>::with<correlation_id,
                                                                                 ipc::response>,
     caf::replies_to<dns_domain_atom, correlation_id, std::string>::with<correlation_id,
-                                                                        ipc::response>>;
+                                                                        ipc::response>,
+    caf::replies_to<dns_allow_atom, correlation_id, net::cidr, bool>::with<correlation_id,
+                                                                           ipc::response>>;
 
 // nat_orchestrator: one. NAT traversal for the global overlay (see
 // actors/nat_orchestrator.hpp). Its per-peer attempt log is published

@@ -140,14 +140,23 @@ class nat_orchestrator_impl : public traced<nat_orchestrator_actor::base> {
       if (auto r = start_nat(); !r) return ipc::resp::err{"overlay engine error: NAT maintenance tick failed: " + r.err().message};
     }
     refresh();
+    // NAT goes on without it, but the agent must hear that the relay it
+    // configured is not running, on every tick until the config is fixed.
+    if (!relay_refused_.empty())
+      return ipc::resp::err{"overlay engine error: built-in relay server not started: " + relay_refused_};
     return ipc::resp::ok{};
   }
 
   status start_nat() {
+    relay_refused_.clear();
     if (config_.relay_server && !relay_) {
       // Once per orchestrator; a failure is logged and NAT goes on (seed).
       auto r = relay_runner::start(*config_.relay_server);
-      if (!r) {
+      if (!r && r.err().code == errc::invalid_argument &&
+          config_.relay_server->auth_credential.empty()) {
+        relay_refused_ = r.err().message;
+        spdlog::error("built-in relay server not started: {}", relay_refused_);
+      } else if (!r) {
         spdlog::warn("built-in relay server failed to start: {}", r.err().message);
       } else {
         relay_ = std::move(r).value();
@@ -344,6 +353,7 @@ class nat_orchestrator_impl : public traced<nat_orchestrator_actor::base> {
   std::unique_ptr<nn::nat_traversal> nat_;
   std::shared_ptr<nn::relay_routes> routes_;  // the device's relay hook while NAT runs
   std::unique_ptr<relay_runner> relay_;
+  std::string relay_refused_;  // why the configured relay was refused; empty = not refused
   uint32_t gen_ = 0;
   nn::steady::time_point published_{};  // last publish_attempts from poll()
   nn::nat_mapping mapping_ = nn::nat_mapping::unknown;  // last logged

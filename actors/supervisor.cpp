@@ -333,6 +333,7 @@ class supervisor_impl : public traced<supervisor_actor::base> {
     spec.uapi_dir = cfg_.uapi_dir;
     spec.rootless = std::getenv("ZLAYER_ROOTLESS") != nullptr;
     spec.pin_threads = cfg_.wg_pin_threads;
+    spec.mtu = cfg_.wg_mtu;
     // On Linux the host adapter is the container data path: a failure is
     // fatal whatever host_adapter_mandatory says (seed).
     auto g = overlay::global_overlay::bring_up(spec, *host_);
@@ -356,11 +357,14 @@ class supervisor_impl : public traced<supervisor_actor::base> {
     return ipc::resp::bridge_name{global_->interface()};
   }
 
-  // Overlay DNS answers on <node_ip>:53 while the global overlay is up.
+  // Overlay DNS answers on <node_ip>:53 while the global overlay is up, and
+  // resolves outside names for the cluster's addresses.
   void dns_listen(bool on) {
-    if (dns_ && global_)
+    if (dns_ && global_) {
       caf::anon_send(dns_, dns_listen_atom::value, correlation_id{0},
                      net::endpoint(global_->node_ip(), 53), on);
+      caf::anon_send(dns_, dns_allow_atom::value, correlation_id{0}, global_->cluster(), on);
+    }
   }
 
   // The orchestrator learns the overlay (config, port, device link) or, with
@@ -529,6 +533,7 @@ class supervisor_impl : public traced<supervisor_actor::base> {
     c.uapi_dir = cfg_.uapi_dir;
     c.port_base = port_base();
     c.pin_threads = cfg_.wg_pin_threads;
+    c.mtu = cfg_.wg_mtu;
     c.local_wg_pubkey = state_.local_wg_pubkey;
     c.cluster = state_.cluster;
     c.global = global_;

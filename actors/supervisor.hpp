@@ -39,6 +39,7 @@ struct supervisor_config {
   // Dedicated devices take ports base+1 ..= base+256, whatever the global
   // wg_port (the contract's DEFAULT_WG_PORT, 51420, unless moved).
   uint16_t dedicated_port_base = 51420;
+  uint32_t wg_mtu = 0;                         // our devices' MTU; 0 = the underlay's - 80
 };
 
 // Spawned detached: its handlers make blocking netlink/nftables calls, which

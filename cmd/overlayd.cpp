@@ -32,15 +32,21 @@ int main(int argc, char** argv) {
   app.add_option("--firewall-table", cfg.firewall_table,
                  "name of our nftables table (one per daemon on a host)")
       ->capture_default_str();
-  std::vector<std::string> dns_listen, dns_upstreams;
+  std::vector<std::string> dns_listen, dns_upstreams, dns_allow;
   app.add_option("--dns-domain", cfg.dns_domain, "overlay DNS domain")->capture_default_str();
   app.add_option("--dns-ttl", cfg.dns_ttl_secs, "TTL of overlay DNS answers, seconds")
       ->capture_default_str();
   app.add_option("--dns-listen", dns_listen,
                  "extra ADDR:PORT to serve overlay DNS on (repeatable; loopback allowed)");
+  app.add_option("--dns-allow", dns_allow,
+                 "CIDR whose clients may have outside names forwarded (repeatable); loopback, "
+                 "this host and the cluster CIDR always may, everyone else gets REFUSED");
   app.add_option("--dns-upstream", dns_upstreams,
                  "resolver ADDR:PORT for names outside the domain (repeatable; default: "
                  "/etc/resolv.conf without loopback entries)");
+  app.add_option("--wg-mtu", cfg.wg_mtu,
+                 "MTU of our WireGuard devices; 0 = the underlay's (default route's device) minus 80")
+      ->capture_default_str();
   app.add_option("--wg-pin-threads", cfg.wg_pin_threads,
                  "pin each WireGuard device's two packet threads to different CPUs (true|false)")
       ->capture_default_str();
@@ -76,6 +82,15 @@ int main(int argc, char** argv) {
     }
     if (list == &dns_listen) cfg.dns_listen = eps;
     else if (!eps.empty()) cfg.dns_upstreams = eps;
+  }
+
+  for (const auto& t : dns_allow) {
+    auto c = net::cidr::parse(t);
+    if (!c) {
+      std::fprintf(stderr, "--dns-allow: %s\n", c.err().message.c_str());
+      return 2;
+    }
+    cfg.dns_allow.push_back(c->normalized());
   }
 
   std::optional<net::endpoint> http_bind;

@@ -57,10 +57,12 @@ result<std::unique_ptr<engine>> engine::start(engine_config cfg) {
   sc.nat_direct_retry = std::chrono::seconds(e->cfg_.nat_direct_retry_secs);
   sc.wg_pin_threads = e->cfg_.wg_pin_threads;
   sc.dedicated_port_base = e->cfg_.dedicated_port_base;
+  sc.wg_mtu = e->cfg_.wg_mtu;
   sc.dns.domain = e->cfg_.dns_domain;
   sc.dns.ttl = std::chrono::seconds(e->cfg_.dns_ttl_secs);
   sc.dns.listen = e->cfg_.dns_listen;
   sc.dns.upstreams = e->cfg_.dns_upstreams;
+  sc.dns.recursion_allow = e->cfg_.dns_allow;
   im.supervisor = actors::spawn_supervisor(*im.sys, e->obs_.get(), std::move(sc));
   im.gateway = actors::spawn_gateway(*im.sys, e->obs_.get(), im.supervisor);
   // Wait until the supervisor has spawned its children and told the gateway:
@@ -86,7 +88,14 @@ response engine::call(request r) {
   return f.get();
 }
 
-void engine::call_async(request r, done_fn done) {
+std::optional<peer_cred> engine::caller_of(uint64_t correlation) const {
+  std::lock_guard lock(mu_);
+  auto it = callers_.find(correlation);
+  if (it == callers_.end()) return std::nullopt;
+  return it->second;
+}
+
+void engine::call_async(request r, done_fn done, std::optional<peer_cred> from) {
   if (auto v = validate(r); !v) {
     metrics_.record_rejected();
     done(resp::err{v.err().message});
@@ -105,6 +114,10 @@ void engine::call_async(request r, done_fn done) {
   {
     std::lock_guard lock(mu_);
     inflight_.emplace(corr, pc);
+    if (from) {
+      callers_.emplace(corr, *from);
+      if (callers_.size() > max_remembered_callers) callers_.erase(callers_.begin());
+    }
   }
   actors::reply_fn reply = [this, corr, pc, is_shutdown](response resp) {
     if (pc->fired.exchange(true)) return;

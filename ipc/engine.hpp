@@ -26,6 +26,7 @@
 #include "actors/service_row.hpp"
 #include "core/error.hpp"
 #include "ipc/metrics.hpp"
+#include "ipc/peer_cred.hpp"
 #include "ipc/types.hpp"
 #include "net/ip.hpp"
 
@@ -44,6 +45,9 @@ struct engine_config {
   unsigned dns_ttl_secs = 30;
   std::vector<net::endpoint> dns_listen;                   // extra, from the start
   std::optional<std::vector<net::endpoint>> dns_upstreams; // nullopt: resolv.conf minus loopback
+  // Beside loopback, this host and the cluster CIDR: clients whose outside
+  // names the DNS server forwards (--dns-allow); others get REFUSED.
+  std::vector<net::cidr> dns_allow;
   size_t trace_capacity = 65536;
   bool trace_enabled = true;
   size_t worker_threads = 0;  // CAF scheduler threads; 0 = CAF's default
@@ -55,6 +59,8 @@ struct engine_config {
   bool wg_pin_threads = true;
   // The dedicated port band is base+1 ..= base+256 (51421..51676 by default).
   uint16_t dedicated_port_base = 51420;
+  // MTU of our WireGuard devices; 0 = follow the underlay (net/wg/underlay_mtu.hpp).
+  uint32_t wg_mtu = 0;
 };
 
 class engine {
@@ -70,7 +76,12 @@ class engine {
   response call(request r);
   // Asynchronous call: `done` runs exactly once, on an actor thread (must not
   // block) — or inline when the request is invalid or the engine stopped.
-  void call_async(request r, done_fn done);
+  // `from`: the socket peer that sent it (kept for the trace: caller_of).
+  void call_async(request r, done_fn done, std::optional<peer_cred> from = std::nullopt);
+  // The socket peer behind a correlation id, for the last
+  // max_remembered_callers requests that had one.
+  std::optional<peer_cred> caller_of(uint64_t correlation) const;
+  static constexpr size_t max_remembered_callers = 8192;
 
   // Served a `shutdown` request (host state already reverted).
   bool shutdown_requested() const noexcept { return shutdown_requested_.load(); }
@@ -87,6 +98,8 @@ class engine {
   result<std::vector<actors::peer_row>> peers();
   actors::observability& observability() noexcept { return *obs_; }
   const request_metrics& metrics() const noexcept { return metrics_; }
+  peer_metrics& peers() noexcept { return peers_; }
+  const peer_metrics& peers() const noexcept { return peers_; }
   size_t running_actors() const;
   // Testing supervision: makes a supervised child crash as if its handler
   // threw ("service_overlay:<service>", "dedicated_transport:<service>",
@@ -111,12 +124,14 @@ class engine {
   std::unique_ptr<actors::observability> obs_;
   std::unique_ptr<impl> impl_;
   request_metrics metrics_;
+  peer_metrics peers_;
   std::atomic<uint64_t> next_corr_{1};
   std::atomic<bool> stopped_{false};
   std::atomic<bool> shutdown_requested_{false};
   mutable std::mutex mu_;  // guards inflight_ and the shutdown condition
   std::condition_variable shutdown_cv_;
   std::map<uint64_t, std::shared_ptr<struct pending_call>> inflight_;
+  std::map<uint64_t, peer_cred> callers_;  // guarded by mu_; oldest dropped first
 };
 
 }  // namespace overlayd::ipc

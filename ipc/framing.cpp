@@ -4,7 +4,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <optional>
 
 namespace overlayd::ipc {
 namespace {
@@ -23,20 +25,33 @@ error oversize(size_t len, size_t max, errc code) {
                          std::to_string(max) + " bytes");
 }
 
+using clock = std::chrono::steady_clock;
+
 // Waits until `fd` is ready for `events` (used after EAGAIN on a non-blocking
-// fd, so the blocking helpers also work on one).
-status wait_ready(int fd, short events, const char* op) {
+// fd, so the blocking helpers also work on one), or until `deadline`.
+status wait_ready(int fd, short events, const char* op,
+                  std::optional<clock::time_point> deadline = std::nullopt) {
   pollfd p{fd, events, 0};
-  while (::poll(&p, 1, -1) < 0) {
+  for (;;) {
+    int ms = -1;
+    if (deadline) {
+      const auto left = std::chrono::ceil<std::chrono::milliseconds>(*deadline - clock::now());
+      ms = static_cast<int>(std::max<int64_t>(0, left.count()));
+    }
+    const int n = ::poll(&p, 1, ms);
+    if (n > 0) return {};
+    if (n == 0) return error(errc::timeout, std::string(op) + ": frame not completed in time");
     if (errno != EINTR) return system_error("poll", op, errno);
   }
-  return {};
 }
 
 // Fills buf[0..n). Returns the number of bytes read: n, or fewer at EOF.
-result<size_t> read_full(int fd, char* buf, size_t n) {
+// With a deadline, waits for readability first so a stalled sender times out.
+result<size_t> read_full(int fd, char* buf, size_t n,
+                         std::optional<clock::time_point> deadline = std::nullopt) {
   size_t got = 0;
   while (got < n) {
+    if (deadline) OVERLAYD_TRY(wait_ready(fd, POLLIN, "ipc connection", deadline));
     ssize_t r = ::read(fd, buf + got, n - got);
     if (r > 0) {
       got += static_cast<size_t>(r);
@@ -106,22 +121,34 @@ std::optional<std::string> frame_decoder::pop() {
   return out;
 }
 
-result<std::optional<std::string>> read_frame(int fd, size_t max) {
+result<std::optional<std::string>> read_frame(int fd, size_t max,
+                                              std::chrono::milliseconds frame_timeout) {
   char header[frame_header_bytes];
-  auto got = read_full(fd, header, sizeof header);
+  // The first byte may take as long as the client likes (an idle connection);
+  // from then on the frame runs against the clock.
+  auto got = read_full(fd, header, 1);
   if (!got) return std::move(got).err();
   if (*got == 0) return std::optional<std::string>();  // clean close at a boundary
-  if (*got < sizeof header)
-    return error(errc::protocol, "connection closed mid-frame (" + std::to_string(*got) +
-                                     " of 4 header bytes)");
-  size_t len = load_le32(header);
-  if (len > max) return oversize(len, max, errc::protocol);
-  std::string payload(len, '\0');
-  got = read_full(fd, payload.data(), len);
+  std::optional<clock::time_point> deadline;
+  if (frame_timeout > std::chrono::milliseconds::zero()) deadline = clock::now() + frame_timeout;
+  got = read_full(fd, header + 1, sizeof header - 1, deadline);
   if (!got) return std::move(got).err();
-  if (*got < len)
-    return error(errc::protocol, "connection closed mid-frame (" + std::to_string(*got) + " of " +
-                                     std::to_string(len) + " payload bytes)");
+  if (*got < sizeof header - 1)
+    return error(errc::protocol, "connection closed mid-frame (" + std::to_string(*got + 1) +
+                                     " of 4 header bytes)");
+  const size_t len = load_le32(header);
+  if (len > max) return oversize(len, max, errc::protocol);
+  std::string payload;
+  while (payload.size() < len) {
+    const size_t old = payload.size();
+    const size_t want = std::min(len - old, frame_read_chunk);
+    payload.resize(old + want);
+    got = read_full(fd, payload.data() + old, want, deadline);
+    if (!got) return std::move(got).err();
+    if (*got < want)
+      return error(errc::protocol, "connection closed mid-frame (" + std::to_string(old + *got) +
+                                       " of " + std::to_string(len) + " payload bytes)");
+  }
   return std::optional<std::string>(std::move(payload));
 }
 

@@ -8,6 +8,7 @@
 // for clients and tests.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -60,12 +61,21 @@ class frame_decoder {
 };
 
 // Blocking read of one frame from a stream fd. Retries on EINTR (and waits
-// on EAGAIN), loops over short reads.
+// on EAGAIN), loops over short reads. The payload buffer grows as bytes
+// arrive (at most frame_read_chunk ahead of them): a header announcing 8 MiB
+// pins nothing until the bytes come. With a `frame_timeout`, a frame whose
+// first byte arrived must be complete within it (a half-sent frame would
+// otherwise hold its connection and buffer forever); the wait for a first
+// byte is not bounded.
 //   value(payload)  a frame
 //   value(nullopt)  EOF exactly at a frame boundary: clean close
 //   errc::protocol  EOF mid-frame, or a frame larger than `max`
+//   errc::timeout   the frame did not complete within frame_timeout
 //   errc::system    read() failed
-result<std::optional<std::string>> read_frame(int fd, size_t max = max_frame_bytes);
+inline constexpr size_t frame_read_chunk = 64 * 1024;
+result<std::optional<std::string>> read_frame(
+    int fd, size_t max = max_frame_bytes,
+    std::chrono::milliseconds frame_timeout = std::chrono::milliseconds::zero());
 
 // Blocking write of one frame. Retries on EINTR, waits on EAGAIN, loops over
 // short writes. On a socket, a closed peer is an EPIPE error, not SIGPIPE.

@@ -266,3 +266,59 @@ TEST_CASE("read_frame retries when a signal interrupts a blocked read") {
   REQUIRE(got.ok());
   CHECK(*got == std::optional<std::string>("after signals"));
 }
+
+TEST_CASE("a half-sent frame times out; an idle connection between frames does not") {
+  struct row {
+    std::string bytes;
+    const char* what;
+  };
+  const std::vector<row> table = {
+      {std::string("\x05\x00", 2), "half a header"},
+      {header(8 * 1024 * 1024) + "abc", "8 MiB announced, 3 bytes sent"},
+  };
+  for (const auto& t : table) {
+    CAPTURE(t.what);
+    socket_pair sp;
+    sp.send_raw(t.bytes);
+    const auto start = std::chrono::steady_clock::now();
+    auto r = read_frame(sp.fd[0], max_frame_bytes, std::chrono::milliseconds(200));
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.err().code == errc::timeout);
+    CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(5));
+  }
+  // Nothing sent for longer than the timeout, then a whole frame: read.
+  socket_pair sp;
+  const std::string late_frame = framed("late");
+  ssize_t sent = 0;
+  std::thread late([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(400));
+    sent = ::write(sp.fd[1], late_frame.data(), late_frame.size());
+  });
+  auto r = read_frame(sp.fd[0], max_frame_bytes, std::chrono::milliseconds(200));
+  late.join();
+  CHECK(sent == ssize_t(late_frame.size()));
+  REQUIRE(r.ok());
+  REQUIRE(r->has_value());
+  CHECK(**r == "late");
+}
+
+TEST_CASE("a frame delivered in small pieces over time is read whole (buffer grows as bytes arrive)") {
+  socket_pair sp;
+  const std::string payload(3 * frame_read_chunk + 123, 'q');
+  const std::string bytes = framed(payload);
+  size_t sent = 0;
+  std::thread slow([&] {
+    while (sent < bytes.size()) {
+      const ssize_t w = ::write(sp.fd[1], bytes.data() + sent, std::min<size_t>(50000, bytes.size() - sent));
+      if (w <= 0) return;
+      sent += size_t(w);
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  });
+  auto r = read_frame(sp.fd[0], max_frame_bytes, std::chrono::seconds(10));
+  slow.join();
+  CHECK(sent == bytes.size());
+  REQUIRE(r.ok());
+  REQUIRE(r->has_value());
+  CHECK(**r == payload);
+}

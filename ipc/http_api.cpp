@@ -19,6 +19,7 @@
 #include "actors/observability.hpp"
 #include "ipc/codec.hpp"
 #include "ipc/engine.hpp"
+#include "ipc/http_host.hpp"
 #include "ipc/trace_json.hpp"
 #include "ipc/web_assets.hpp"
 
@@ -61,6 +62,7 @@ struct http_api::impl {
   engine* eng = nullptr;
   std::string token;
   bool loopback = true;
+  net::ip_address bound;
 
   bool authorized(const httplib::Request& req) const {
     const std::string h = req.get_header_value("Authorization");
@@ -93,6 +95,15 @@ struct http_api::impl {
 
 void http_api::impl::routes() {
   server.set_payload_max_length(max_http_body);
+  // Before any route: a Host naming something else is a browser misled by
+  // DNS rebinding (http_host.hpp).
+  server.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    if (host_allowed(req.get_header_value("Host"), bound)) return httplib::Server::HandlerResponse::Unhandled;
+    res.status = 421;
+    res.set_content(R"({"error":"Host must name the address the API is bound to, or localhost"})",
+                    "application/json");
+    return httplib::Server::HandlerResponse::Handled;
+  });
 
   server.Post("/v1/request", [this](const httplib::Request& req, httplib::Response& res) {
     if (!authorized(req)) return deny(res);
@@ -179,7 +190,9 @@ void http_api::impl::routes() {
     const uint64_t since = param_u64(req, "since").value_or(0);
     const size_t limit = static_cast<size_t>(std::min<uint64_t>(param_u64(req, "limit").value_or(1000), 100000));
     auto recs = ring.read(since, limit, param_u64(req, "correlation"));
-    res.set_content(render_trace_json(recs, ring.last_seq()), "application/json");
+    res.set_content(render_trace_json(recs, ring.last_seq(),
+                                      [this](uint64_t corr) { return eng->caller_of(corr); }),
+                    "application/json");
   });
   server.Get("/v1/trace.perfetto", [this](const httplib::Request& req, httplib::Response& res) {
     if (!read_allowed(req, res)) return;
@@ -188,7 +201,8 @@ void http_api::impl::routes() {
                           param_u64(req, "correlation"));
     res.set_content(render_perfetto_json(recs), "application/json");
   });
-  server.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
+  server.Get("/healthz", [this](const httplib::Request& req, httplib::Response& res) {
+    if (!read_allowed(req, res)) return;
     res.set_content("ok\n", "text/plain");
   });
   server.Get("/metrics", [this](const httplib::Request& req, httplib::Response& res) {
@@ -218,6 +232,7 @@ std::string services_json(const std::vector<actors::service_row>& rows) {
 std::string http_api::impl::metrics_text() const {
   std::ostringstream out;
   out << eng->metrics().render();
+  out << eng->peers().render();
   out << "# HELP overlayd_actors_running Actors alive in the engine.\n"
       << "# TYPE overlayd_actors_running gauge\n"
       << "overlayd_actors_running " << eng->running_actors() << "\n";
@@ -244,6 +259,7 @@ result<std::unique_ptr<http_api>> http_api::start(const net::endpoint& bind, eng
   im->eng = &eng;
   im->token = std::move(token);
   im->loopback = bind.ip().is_loopback();
+  im->bound = bind.ip();
   im->routes();
   const std::string host = bind.ip().to_string();
   int port = bind.port();

@@ -12,8 +12,10 @@
 // Auth: any local user can reach loopback, so POST /v1/request always needs
 // `Authorization: Bearer <token>` (token in <data_dir>/http.token, 0600,
 // generated when absent). Read-only endpoints are open on loopback; bound to
-// any other address, every endpoint needs the token. Bodies over 1 MiB: 413;
-// malformed JSON: 400 with the parse error; wrong or missing token: 401.
+// any other address, every endpoint (/healthz too) needs the token. Bodies
+// over 1 MiB: 413; malformed JSON: 400 with the parse error; wrong or missing
+// token: 401; a Host header naming neither the bound address nor localhost
+// (DNS rebinding): 421, whatever the endpoint (http_host.hpp).
 #pragma once
 
 #include <memory>

@@ -65,4 +65,67 @@ std::string request_metrics::render() const {
   return out;
 }
 
+peer_metrics::row& peer_metrics::at(uint32_t uid) {
+  if (auto it = rows_.find(uid); it != rows_.end()) return it->second;
+  if (rows_.size() >= max_uids) return other_;
+  return rows_[uid];
+}
+
+void peer_metrics::connected(uint32_t uid) {
+  std::lock_guard lock(mu_);
+  row& r = at(uid);
+  ++r.connections;
+  ++r.open;
+}
+
+void peer_metrics::closed(uint32_t uid) {
+  std::lock_guard lock(mu_);
+  row& r = at(uid);
+  if (r.open) --r.open;
+}
+
+void peer_metrics::refused(uint32_t uid) {
+  std::lock_guard lock(mu_);
+  ++at(uid).refused;
+}
+
+void peer_metrics::request(uint32_t uid) {
+  std::lock_guard lock(mu_);
+  ++at(uid).requests;
+}
+
+size_t peer_metrics::open(uint32_t uid) const {
+  std::lock_guard lock(mu_);
+  auto it = rows_.find(uid);
+  return it != rows_.end() ? it->second.open : other_.open;
+}
+
+std::string peer_metrics::render() const {
+  std::lock_guard lock(mu_);
+  std::string out;
+  char line[160];
+  auto each = [&](const char* name, const char* help, const char* type, auto field) {
+    out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+    for (const auto& [uid, r] : rows_) {
+      std::snprintf(line, sizeof line, "%s{uid=\"%u\"} %llu\n", name, uid,
+                    static_cast<unsigned long long>(field(r)));
+      out += line;
+    }
+    if (field(other_)) {
+      std::snprintf(line, sizeof line, "%s{uid=\"other\"} %llu\n", name,
+                    static_cast<unsigned long long>(field(other_)));
+      out += line;
+    }
+  };
+  each("overlayd_ipc_connections_total", "IPC socket connections accepted, by peer uid (SO_PEERCRED).",
+       "counter", [](const row& r) { return r.connections; });
+  each("overlayd_ipc_connections_open", "IPC socket connections open now, by peer uid.", "gauge",
+       [](const row& r) { return uint64_t(r.open); });
+  each("overlayd_ipc_connections_refused_total", "IPC connections refused by the per-uid limit.",
+       "counter", [](const row& r) { return r.refused; });
+  each("overlayd_ipc_requests_by_uid_total", "IPC socket requests, by peer uid.", "counter",
+       [](const row& r) { return r.requests; });
+  return out;
+}
+
 }  // namespace overlayd::ipc

@@ -5,6 +5,8 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <map>
+#include <mutex>
 #include <string>
 #include <variant>
 
@@ -34,6 +36,31 @@ class request_metrics {
   std::atomic<uint64_t> sum_us_{0};
   std::atomic<uint64_t> total_{0};
   std::atomic<uint64_t> rejected_{0};
+};
+
+// IPC socket connections and requests by the peer's uid (SO_PEERCRED), and
+// the connections refused by the per-uid limit. At most max_uids distinct
+// uids get rows of their own; the rest share uid="other".
+class peer_metrics {
+ public:
+  static constexpr size_t max_uids = 64;
+  void connected(uint32_t uid);
+  void closed(uint32_t uid);
+  void refused(uint32_t uid);
+  void request(uint32_t uid);
+  // Connections of `uid` open now.
+  size_t open(uint32_t uid) const;
+  std::string render() const;
+
+ private:
+  struct row {
+    uint64_t connections = 0, refused = 0, requests = 0;
+    size_t open = 0;
+  };
+  row& at(uint32_t uid);  // mu_ held
+  mutable std::mutex mu_;  // guards rows_, other_
+  std::map<uint32_t, row> rows_;
+  row other_;
 };
 
 }  // namespace overlayd::ipc

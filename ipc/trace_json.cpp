@@ -45,9 +45,12 @@ std::string trace_message_type(const actors::trace_record& r) {
   return t;
 }
 
-std::string render_trace_json(const std::vector<actors::trace_record>& records, uint64_t last_seq) {
+std::string render_trace_json(const std::vector<actors::trace_record>& records, uint64_t last_seq,
+                              const caller_lookup& caller_of) {
   nlohmann::json list = nlohmann::json::array();
   for (const auto& r : records) {
+    std::optional<peer_cred> peer;
+    if (caller_of && r.correlation) peer = caller_of(r.correlation);
     list.push_back({
         {"seq", r.seq},
         {"time_ns", r.mono_ns},
@@ -58,6 +61,7 @@ std::string render_trace_json(const std::vector<actors::trace_record>& records, 
         {"correlation", r.correlation},
         {"response", r.is_response},
     });
+    if (peer) list.back()["peer"] = {{"pid", peer->pid}, {"uid", peer->uid}, {"gid", peer->gid}};
   }
   nlohmann::json out = {{"last_seq", last_seq}, {"records", std::move(list)}};
   return out.dump();

@@ -3,10 +3,13 @@
 // and chrome://tracing open (GET /v1/trace.perfetto).
 #pragma once
 
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "actors/trace.hpp"
+#include "ipc/peer_cred.hpp"
 
 namespace overlayd::ipc {
 
@@ -14,7 +17,11 @@ namespace overlayd::ipc {
 // result the message carries.
 std::string trace_message_type(const actors::trace_record& r);
 
-std::string render_trace_json(const std::vector<actors::trace_record>& records, uint64_t last_seq);
+// `caller_of`, when given, names the socket peer (SO_PEERCRED) behind a
+// correlation id; records of such requests carry "peer":{"pid","uid","gid"}.
+using caller_lookup = std::function<std::optional<peer_cred>(uint64_t correlation)>;
+std::string render_trace_json(const std::vector<actors::trace_record>& records, uint64_t last_seq,
+                              const caller_lookup& caller_of = {});
 std::string render_perfetto_json(const std::vector<actors::trace_record>& records);
 
 }  // namespace overlayd::ipc

@@ -20,6 +20,7 @@
 #include "ipc/codec.hpp"
 #include "ipc/engine.hpp"
 #include "ipc/framing.hpp"
+#include "ipc/peer_cred.hpp"
 
 namespace overlayd::ipc {
 
@@ -32,7 +33,8 @@ struct connection : std::enable_shared_from_this<connection> {
     std::string frame;  // encoded response frame once ready
   };
 
-  connection(int fd, engine& e, uint64_t n) : fd(fd), eng(e), number(n) {}
+  connection(int fd, engine& e, uint64_t n, std::optional<peer_cred> who)
+      : fd(fd), eng(e), number(n), peer(who) {}
   ~connection() {
     if (fd >= 0) ::close(fd);
   }
@@ -75,10 +77,10 @@ struct connection : std::enable_shared_from_this<connection> {
 
   void read_loop() {
     for (;;) {
-      auto f = read_frame(fd);
+      auto f = read_frame(fd, max_frame_bytes, unix_server::frame_timeout);
       if (!f) {
-        if (f.err().code == errc::protocol)
-          spdlog::warn("ipc connection {}: {}; closing it", number, f.err().message);
+        if (f.err().code == errc::protocol || f.err().code == errc::timeout)
+          spdlog::warn("ipc connection {} ({}): {}; closing it", number, who(), f.err().message);
         break;
       }
       if (!f->has_value()) break;  // clean EOF
@@ -94,8 +96,9 @@ struct connection : std::enable_shared_from_this<connection> {
         continue;
       }
       auto self = shared_from_this();
+      if (peer) eng.peers().request(peer->uid);
       eng.call_async(std::move(in->body).value(),
-                     [self, s](response r) { self->fill(s, r); });
+                     [self, s](response r) { self->fill(s, r); }, peer);
     }
     std::lock_guard lock(mu);
     reading = false;
@@ -121,12 +124,19 @@ struct connection : std::enable_shared_from_this<connection> {
         }
       }
     }
+    if (peer) eng.peers().closed(peer->uid);
     done = true;
+  }
+
+  std::string who() const {
+    if (!peer) return "peer unknown";
+    return "pid " + std::to_string(peer->pid) + " uid " + std::to_string(peer->uid);
   }
 
   int fd;
   engine& eng;
   uint64_t number;
+  std::optional<peer_cred> peer;
   std::thread reader, writer;
   std::mutex mu;  // guards queue, reading, write_failed and every slot's fields
   std::condition_variable cv;
@@ -203,13 +213,23 @@ void unix_server::accept_loop() {
         spdlog::warn("ipc accept: {}", std::strerror(errno));
       continue;
     }
+    const auto peer = peer_cred_of(c);
     std::lock_guard lock(mu_);
     if (conns_.size() >= max_connections) {
       spdlog::warn("ipc: {} connections open; refusing another", conns_.size());
       ::close(c);
       continue;
     }
-    auto conn = std::make_shared<connection>(c, engine_, ++count);
+    if (peer && engine_.peers().open(peer->uid) >= max_connections_per_uid) {
+      engine_.peers().refused(peer->uid);
+      spdlog::warn("ipc: uid {} has {} connections open; refusing another (pid {})", peer->uid,
+                   max_connections_per_uid, peer->pid);
+      ::close(c);
+      continue;
+    }
+    if (peer) engine_.peers().connected(peer->uid);
+    auto conn = std::make_shared<connection>(c, engine_, ++count, peer);
+    spdlog::debug("ipc connection {} from {}", count, conn->who());
     conns_.push_back(conn);
     conn->start();
   }

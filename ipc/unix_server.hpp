@@ -10,9 +10,18 @@
 // Per the contract: a frame that is not a request gets no answer (logged); a
 // request frame with a bad body is answered `err` under its id; an oversize
 // frame closes that connection only.
+//
+// Limits per connection: max_inflight requests awaiting answers; a frame
+// buffer that grows only as bytes arrive (framing.hpp); a frame whose first
+// byte arrived must be complete within frame_timeout, else the connection
+// closes. Per peer uid (SO_PEERCRED, peer_cred.hpp): at most
+// max_connections_per_uid open at once, so one local user cannot take every
+// slot of max_connections. The peer's pid/uid go with every request into the
+// trace and the per-uid metrics.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -30,6 +39,8 @@ class unix_server {
  public:
   static constexpr size_t max_inflight = 1024;
   static constexpr size_t max_connections = 1024;
+  static constexpr size_t max_connections_per_uid = 64;
+  static constexpr std::chrono::seconds frame_timeout{10};
 
   // Unlinks a stale socket, creates parent dirs, binds, chmod 0660, chgrp
   // `zlayer` when that group exists, listens, and starts accepting.

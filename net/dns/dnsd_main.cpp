@@ -41,7 +41,8 @@ namespace {
 
 struct options {
   std::string domain = "overlay";
-  std::vector<std::string> listen, upstreams, records;
+  std::vector<std::string> listen, upstreams, records, allow;
+  double rrl_rate = dns::limits::rrl_default_per_second, rrl_burst = dns::limits::rrl_default_burst;
   std::string resolv_conf, records_file;
   int upstream_timeout_ms = static_cast<int>(dns::limits::default_upstream_timeout.count());
   int ttl = static_cast<int>(dns::limits::default_ttl.count());
@@ -109,6 +110,13 @@ result<dns::server_config> make_config(const options& o) {
     if (!ep) return std::move(ep).err();
     cfg.upstreams.push_back(*ep);
   }
+  for (const auto& a : o.allow) {
+    auto c = cidr::parse(a);
+    if (!c) return std::move(c).err();
+    cfg.recursion_allow.push_back(c->normalized());
+  }
+  cfg.rrl_per_second = o.rrl_rate;
+  cfg.rrl_burst = o.rrl_burst;
   if (!o.resolv_conf.empty()) {
     auto ups = dns::read_resolv_conf(o.resolv_conf);
     if (!ups) return std::move(ups).err();
@@ -180,6 +188,12 @@ int main(int argc, char** argv) {
   app.add_option("--record", o.records, "NAME=IP (repeatable; a repeated NAME adds addresses)");
   app.add_option("--records-file", o.records_file, "'NAME IP' lines, re-read on SIGHUP");
   app.add_flag("--control-stdin", o.control_stdin, "read set/add/del/clear commands from stdin");
+  app.add_option("--allow", o.allow,
+                 "CIDR whose clients may have outside names forwarded (repeatable; loopback and "
+                 "this host always may; others get REFUSED)");
+  app.add_option("--rrl-rate", o.rrl_rate, "UDP responses per second per client /24 or /56 (0 = off)")
+      ->capture_default_str();
+  app.add_option("--rrl-burst", o.rrl_burst, "burst of the per-prefix response limit")->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -219,6 +233,8 @@ int main(int argc, char** argv) {
   auto st = srv.stats();
   std::cerr << "overlay-dnsd: udp=" << st.udp_queries << " tcp=" << st.tcp_queries
             << " answered=" << st.answered << " forwarded=" << st.forwarded
-            << " upstream_failures=" << st.upstream_failures << " dropped=" << st.dropped << "\n";
+            << " upstream_failures=" << st.upstream_failures << " dropped=" << st.dropped
+            << " refused=" << st.refused << " rate_limited=" << st.rate_limited << " spoofed=" << st.spoofed
+            << "\n";
   return rc;
 }

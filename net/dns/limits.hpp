@@ -48,6 +48,28 @@ inline constexpr size_t max_listen_endpoints = 16;
 inline constexpr size_t max_extra_domains = 64;
 inline constexpr size_t max_upstreams = 8;
 
+// A query is checked by its header counts before any parsing: exactly one
+// question (RFC 9619), no answers, at most this many authority + additional
+// records (OPT, a TSIG, a cookie...). Anything else is FORMERR at the cost of
+// reading 12 octets: a 4 KiB query of 640 questions or of pointer chains
+// never reaches the parser.
+inline constexpr uint16_t max_query_extra_records = 4;
+
+// Recursion (forwarding) answers only clients on loopback, on this host (the
+// query's source is the address it was sent to), or in the allowed CIDRs (the
+// cluster, --dns-allow); everyone else gets REFUSED: not an open resolver.
+inline constexpr size_t max_recursion_allow = 64;
+
+// Response rate limiting (as BIND's RRL) per client prefix: /24 for IPv4,
+// /56 for IPv6; a token bucket per prefix. Over the limit, every
+// rrl_slip-th response goes out truncated (TC: a real client retries over
+// TCP, which a spoofer cannot), the others are dropped. Loopback is exempt.
+inline constexpr unsigned rrl_prefix_v4 = 24, rrl_prefix_v6 = 56;
+inline constexpr double rrl_default_per_second = 200;
+inline constexpr double rrl_default_burst = 400;
+inline constexpr unsigned rrl_slip = 2;
+inline constexpr size_t rrl_max_prefixes = 16384;
+
 // RFC 6891 §6.1.3: a requester's payload size below 512 is treated as 512.
 inline constexpr uint16_t edns_min_payload = 512;
 

@@ -154,7 +154,10 @@ decision resolve(std::span<const uint8_t> wire, const record_table& records,
   auto hdr = parse_header(wire);
   // Too short to answer, or a response (answering those invites loops).
   if (!hdr || hdr->qr) return {};
-  auto parsed = parse(wire);
+  // Counts first: a query that cannot be one costs 12 octets of reading.
+  const bool counts_ok = hdr->qdcount == 1 && hdr->ancount == 0 &&
+                         hdr->nscount + hdr->arcount <= limits::max_query_extra_records;
+  auto parsed = counts_ok ? parse(wire) : result<message>(error(errc::protocol, "header counts"));
   if (!parsed) {
     message q;
     q.hdr = *hdr;

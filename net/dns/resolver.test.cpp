@@ -2,6 +2,8 @@
 
 #include <doctest/doctest.h>
 
+#include <chrono>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -274,4 +276,35 @@ TEST_CASE("relayed upstream replies get the client's id and are cut to its size"
   message other = up;
   other.questions[0].qname = N("evil.test");
   CHECK(relay_reply(serialize(other), q, 512).empty());  // not the question asked
+}
+
+TEST_CASE("header counts are checked before parsing: multi-question and pointer-bomb queries get a fast FORMERR") {
+  fixture f;
+  auto formerr_fast = [&](const std::vector<uint8_t>& q) {
+    decision d = f.ask(q);
+    REQUIRE(d.act == decision::action::reply);
+    auto m = parse(d.reply);
+    REQUIRE(m.ok());
+    CHECK(m->full_rcode() == rcode::formerr);
+    CHECK(m->hdr.id == 0x5151);
+    CHECK(m->questions.empty());  // nothing past the header was read
+  };
+  // ~4 KiB: 640 questions "\xC0\x0C" (each a pointer to the first name).
+  std::vector<uint8_t> multi = {0x51, 0x51, 0x01, 0x00, 0x02, 0x80, 0, 0, 0, 0, 0, 0};
+  for (const char* l : {"\x03" "web", "\x07" "overlay"}) multi.insert(multi.end(), l, l + std::strlen(l));
+  multi.push_back(0);
+  multi.insert(multi.end(), {0, 1, 0, 1});
+  for (int i = 1; i < 640; ++i) multi.insert(multi.end(), {0xC0, 0x0C, 0, 1, 0, 1});
+  CHECK(multi.size() > 3800);
+  formerr_fast(multi);
+  // A pointer bomb: 1000 names each pointing at the one before, announced as
+  // 200 additional records: refused on the counts alone.
+  std::vector<uint8_t> bomb = {0x51, 0x51, 0x01, 0x00, 0x00, 0x01, 0, 0, 0, 0, 0, 200};
+  bomb.push_back(0);  // offset 12: the root name
+  for (int i = 0; i < 1000; ++i) {
+    const size_t target = bomb.size() - (i == 0 ? 1 : 2);
+    bomb.push_back(uint8_t(0xC0 | (target >> 8)));
+    bomb.push_back(uint8_t(target));
+  }
+  formerr_fast(bomb);
 }

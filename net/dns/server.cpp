@@ -11,8 +11,10 @@
 #include <list>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 
 #include "net/dns/forward_table.hpp"
+#include "net/dns/rate_limit.hpp"
 #include "net/dns/resolver.hpp"
 #include "net/dns/socket.hpp"
 #include "net/dns/upstream.hpp"
@@ -32,6 +34,7 @@ struct socket_slot {
   endpoint bound;       // the address actually bound (port 0 resolved)
   endpoint configured;  // the listen endpoint it serves, as configured
   bool wildcard = false;  // bound to 0.0.0.0/::: replies need PKTINFO
+  uint16_t forward_id = 0;  // kind::upstream: the pending forward it carries
 };
 
 // The settings a query is answered with, swapped atomically as a whole.
@@ -39,11 +42,21 @@ struct runtime {
   resolver_config rc;
   std::vector<endpoint> upstreams;
   std::chrono::milliseconds upstream_timeout{};
+  std::vector<cidr> recursion_allow;
 };
+
+// Loopback, this host (a query whose source is the address it was sent to),
+// or an allowed CIDR.
+bool recursion_allowed(const runtime& rt, const ip_address& client, const ip_address& local) {
+  if (client.is_loopback() || client == local) return true;
+  for (const auto& c : rt.recursion_allow)
+    if (c.contains(client)) return true;
+  return false;
+}
 
 struct atomic_stats {
   std::atomic<uint64_t> udp_queries{0}, tcp_queries{0}, answered{0}, forwarded{0},
-      upstream_failures{0}, dropped{0}, tcp_rejected{0};
+      upstream_failures{0}, dropped{0}, tcp_rejected{0}, refused{0}, rate_limited{0}, spoofed{0};
 };
 
 // Buffers for one recvmmsg/sendmmsg round (loop thread only; ~140 KiB).
@@ -91,6 +104,7 @@ class server::impl {
   status add_domain(std::string_view d);
   status set_upstreams(std::vector<endpoint> ups);
   void set_ttl(std::chrono::seconds ttl);
+  status allow_recursion(const cidr& c, bool on);
   std::vector<endpoint> bound_endpoints() const;
   server_stats stats() const;
 
@@ -116,10 +130,16 @@ class server::impl {
   void forward_udp(pending_forward p);
   void reply_servfail(const pending_forward& p);
   void expire_forwards();
-  int upstream_fd(const endpoint& up) const;
+  // Per-forward upstream sockets ("legs"), keyed by the forward's id.
+  bool open_leg(uint16_t id, const endpoint& upstream);
+  void close_leg(uint16_t id);
+  void close_orphan_legs();
+  // Queues reply i of the batch, or its slip, or nothing (rate limit).
+  bool limit_allows(const endpoint& client, std::vector<uint8_t>& reply);
   // TCP client threads.
   void serve_tcp(unique_fd fd, tcp_client* self);
-  std::vector<uint8_t> answer_tcp(std::span<const uint8_t> query);
+  std::vector<uint8_t> answer_tcp(std::span<const uint8_t> query, const ip_address& client,
+                                  const ip_address& local);
 
   // Lock order: lifecycle_mu_, then mu_. stop() joins the loop holding only
   // lifecycle_mu_, because the loop itself takes mu_ (free_retired).
@@ -132,7 +152,6 @@ class server::impl {
   std::vector<std::unique_ptr<socket_slot>> retired_;  // removed, not yet freed
   int stop_fd_ = -1;  // slots_[0] while running
   int wake_fd_ = -1;  // slots_[1]: "retired_ has work"
-  int up4_fd_ = -1, up6_fd_ = -1;
   std::thread loop_thread_;
   mutable std::mutex rt_mu_;  // guards rt_ (the pointer; the runtime is immutable)
   std::shared_ptr<const runtime> rt_;
@@ -140,6 +159,8 @@ class server::impl {
 
   // Touched only by the loop thread (and by stop() after joining it).
   forward_table pending_{limits::max_pending_forwards};
+  std::unordered_map<uint16_t, std::unique_ptr<socket_slot>> legs_;
+  response_limiter rrl_{cfg_.rrl_per_second, cfg_.rrl_burst};
   std::unique_ptr<udp_batch> batch_ = std::make_unique<udp_batch>();
   std::list<tcp_client> tcp_clients_;
 };
@@ -162,6 +183,7 @@ status server::impl::publish_runtime() {
   rt->rc.recursion_available = !cfg_.upstreams.empty();
   rt->upstreams = cfg_.upstreams;
   rt->upstream_timeout = cfg_.upstream_timeout;
+  rt->recursion_allow = cfg_.recursion_allow;
   std::lock_guard lock(rt_mu_);
   rt_ = std::move(rt);
   return {};
@@ -233,17 +255,6 @@ status server::impl::start() {
   }
   for (const auto& ep : cfg_.listen)
     if (auto s = bind_listen(ep); !s) return fail(std::move(s).err());
-  // Upstream legs leave from ephemeral ports; a host without IPv6 has no v6 socket.
-  for (auto fam : {family::v4, family::v6}) {
-    ip_address any = fam == family::v4 ? ip_address() : ip_address::v6({});
-    auto fd = open_udp(endpoint(any, 0));
-    if (!fd) continue;
-    int raw = fd->get();
-    auto slot = std::make_unique<socket_slot>(
-        socket_slot{socket_slot::kind::upstream, std::move(*fd), endpoint(any, 0), {}, false});
-    if (auto s = add_slot(std::move(slot)); !s) return fail(std::move(s).err());
-    (fam == family::v4 ? up4_fd_ : up6_fd_) = raw;
-  }
   loop_thread_ = std::thread([this] { loop(); });
   running_ = true;
   return {};
@@ -253,10 +264,11 @@ void server::impl::close_all() {
   for (auto& c : tcp_clients_) c.thread.join();
   tcp_clients_.clear();
   pending_ = forward_table(limits::max_pending_forwards);
+  legs_.clear();
   slots_.clear();
   retired_.clear();
   epoll_.reset();
-  stop_fd_ = wake_fd_ = up4_fd_ = up6_fd_ = -1;
+  stop_fd_ = wake_fd_ = -1;
 }
 
 void server::impl::stop() {
@@ -318,6 +330,7 @@ void server::impl::free_retired() {
   }
   for (const auto& s : gone)
     if (s->k == socket_slot::kind::udp) pending_.drop_listener(s->fd.get());
+  close_orphan_legs();
 }
 
 status server::impl::set_listen(std::vector<endpoint> eps) {
@@ -359,6 +372,22 @@ status server::impl::set_upstreams(std::vector<endpoint> ups) {
   return {};
 }
 
+status server::impl::allow_recursion(const cidr& c, bool on) {
+  std::lock_guard lock(mu_);
+  auto& v = cfg_.recursion_allow;
+  const cidr n = c.normalized();
+  auto it = std::find(v.begin(), v.end(), n);
+  if (on && it == v.end()) {
+    if (v.size() >= limits::max_recursion_allow)
+      return error(errc::exhausted, "DNS: more than " + std::to_string(limits::max_recursion_allow) +
+                                        " CIDRs allowed recursion");
+    v.push_back(n);
+  } else if (!on && it != v.end()) {
+    v.erase(it);
+  }
+  return publish_runtime();
+}
+
 void server::impl::set_ttl(std::chrono::seconds ttl) {
   std::lock_guard lock(mu_);
   cfg_.ttl = ttl;
@@ -376,6 +405,9 @@ std::vector<endpoint> server::impl::bound_endpoints() const {
 server_stats server::impl::stats() const {
   server_stats s;
   s.udp_queries = stats_.udp_queries;
+  s.refused = stats_.refused;
+  s.rate_limited = stats_.rate_limited;
+  s.spoofed = stats_.spoofed;
   s.tcp_queries = stats_.tcp_queries;
   s.answered = stats_.answered;
   s.forwarded = stats_.forwarded;
@@ -438,7 +470,15 @@ void server::impl::on_udp(const socket_slot& s) {
     for (int i = 0; i < n; ++i) {
       auto d = resolve(std::span(b.bufs[i].data(), b.in[i].msg_len), *records, rt->rc, transport::udp);
       local_dst local = s.wildcard ? read_pktinfo(b.in[i].msg_hdr) : local_dst{};
+      const auto client = endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&b.from[i]));
+      if (d.act == decision::action::forward &&
+          !recursion_allowed(*rt, client.ip(), s.wildcard ? local.addr : s.bound.ip())) {
+        ++stats_.refused;
+        d.act = decision::action::reply;
+        d.reply = error_reply(d.query, rcode::refused, rt->rc);
+      }
       if (d.act == decision::action::reply) {
+        if (!limit_allows(client, d.reply)) continue;
         b.replies[out] = std::move(d.reply);
         b.out_iov[out] = {b.replies[out].data(), b.replies[out].size()};
         b.out[out] = {};
@@ -452,7 +492,6 @@ void server::impl::on_udp(const socket_slot& s) {
         }
         ++out;
       } else if (d.act == decision::action::forward) {
-        auto client = endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&b.from[i]));
         forward_udp(pending_forward{std::move(d.query), client, s.fd.get(), local, d.max_reply, 0, {}, {}});
       } else {
         ++stats_.dropped;
@@ -469,7 +508,57 @@ void server::impl::on_udp(const socket_slot& s) {
   }
 }
 
-int server::impl::upstream_fd(const endpoint& up) const { return up.ip().is_v4() ? up4_fd_ : up6_fd_; }
+bool server::impl::limit_allows(const endpoint& client, std::vector<uint8_t>& reply) {
+  switch (rrl_.check(client.ip(), clock::now())) {
+    case response_limiter::verdict::send: return true;
+    case response_limiter::verdict::slip:
+      // The header alone, TC set, counts zero: a real client retries over TCP.
+      if (reply.size() >= header_size) {
+        reply.resize(header_size);
+        reply[2] |= 0x02;
+        std::fill(reply.begin() + 4, reply.end(), 0);
+      }
+      ++stats_.rate_limited;
+      return true;
+    case response_limiter::verdict::drop: break;
+  }
+  ++stats_.rate_limited;
+  return false;
+}
+
+// A socket of its own for one forwarded query: connected to the upstream, so
+// the kernel picks a fresh random source port and delivers only datagrams
+// from exactly that address and port.
+bool server::impl::open_leg(uint16_t id, const endpoint& upstream) {
+  unique_fd fd(::socket(upstream.ip().is_v4() ? AF_INET : AF_INET6,
+                        SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd) return false;
+  sockaddr_storage ss{};
+  socklen_t len = upstream.to_sockaddr(ss);
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0) return false;
+  auto slot = std::make_unique<socket_slot>(
+      socket_slot{socket_slot::kind::upstream, std::move(fd), upstream, {}, false, id});
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.ptr = slot.get();
+  if (::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, slot->fd.get(), &ev) != 0) return false;
+  legs_[id] = std::move(slot);
+  return true;
+}
+
+void server::impl::close_leg(uint16_t id) {
+  auto it = legs_.find(id);
+  if (it == legs_.end()) return;
+  ::epoll_ctl(epoll_.get(), EPOLL_CTL_DEL, it->second->fd.get(), nullptr);
+  legs_.erase(it);
+}
+
+void server::impl::close_orphan_legs() {
+  std::vector<uint16_t> orphans;
+  for (const auto& [id, slot] : legs_)
+    if (!pending_.find(id)) orphans.push_back(id);
+  for (auto id : orphans) close_leg(id);
+}
 
 // Sends the query to upstream p.upstream (then the next ones if sending
 // fails); SERVFAIL when none is left or the pending table is full.
@@ -478,11 +567,6 @@ void server::impl::forward_udp(pending_forward p) {
   while (p.upstream < rt->upstreams.size()) {
     p.upstream_addr = rt->upstreams[p.upstream];
     p.deadline = clock::now() + rt->upstream_timeout;
-    int fd = upstream_fd(p.upstream_addr);
-    if (fd < 0) {
-      ++p.upstream;
-      continue;
-    }
     if (pending_.size() >= limits::max_pending_forwards) break;  // full: SERVFAIL now
     message m = p.query;
     // Our upstream socket reads at most udp_payload_max octets.
@@ -491,13 +575,12 @@ void server::impl::forward_udp(pending_forward p) {
     if (!id) return;  // unreachable: the size was checked above
     m.hdr.id = *id;
     auto wire = serialize(m);
-    const pending_forward& entry = *pending_.find(*id);
-    sockaddr_storage ss{};
-    socklen_t len = entry.upstream_addr.to_sockaddr(ss);
-    if (::sendto(fd, wire.data(), wire.size(), MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&ss), len) >= 0) {
+    if (open_leg(*id, pending_.find(*id)->upstream_addr) &&
+        ::send(legs_[*id]->fd.get(), wire.data(), wire.size(), MSG_DONTWAIT) >= 0) {
       ++stats_.forwarded;
       return;
     }
+    close_leg(*id);
     p = *pending_.take(*id);
     ++p.upstream;
   }
@@ -511,23 +594,35 @@ void server::impl::reply_servfail(const pending_forward& p) {
 }
 
 void server::impl::on_upstream(const socket_slot& s) {
+  const uint16_t id = s.forward_id;
   uint8_t buf[limits::udp_payload_max];
   for (int i = 0; i < 64; ++i) {
-    sockaddr_storage from{};
-    socklen_t flen = sizeof from;
-    ssize_t n = ::recvfrom(s.fd.get(), buf, sizeof buf, MSG_DONTWAIT, reinterpret_cast<sockaddr*>(&from), &flen);
-    if (n < 0) return;
+    // Connected: the kernel delivers only what came from the upstream's
+    // address and port. ICMP errors (ECONNREFUSED) are left to the timeout.
+    ssize_t n = ::recv(s.fd.get(), buf, sizeof buf, MSG_DONTWAIT);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+      continue;
+    }
     auto wire = std::span<const uint8_t>(buf, static_cast<size_t>(n));
     auto h = parse_header(wire);
-    if (!h) continue;
-    const pending_forward* p = pending_.find(h->id);
-    // Only the upstream we asked may answer, and only to the question asked.
-    if (!p || p->upstream_addr != endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&from))) continue;
-    auto out = relay_reply(wire, p->query, p->max_reply);
-    if (out.empty()) continue;
+    const pending_forward* p = pending_.find(id);
+    if (!p) break;
+    // The random id and the question must match too.
+    auto out = h && h->id == id ? relay_reply(wire, p->query, p->max_reply) : std::vector<uint8_t>{};
+    if (out.empty()) {
+      ++stats_.spoofed;
+      continue;
+    }
+    if (!limit_allows(p->client, out)) {
+      (void)pending_.take(id);
+      break;
+    }
     send_datagram(p->listen_fd, out, p->client, p->local);
-    (void)pending_.take(h->id);
+    (void)pending_.take(id);
+    break;
   }
+  if (!pending_.find(id)) close_leg(id);  // last: `s` is gone after this
 }
 
 void server::impl::expire_forwards() {
@@ -535,6 +630,7 @@ void server::impl::expire_forwards() {
     ++p.upstream;  // this one timed out: try the next, or SERVFAIL
     forward_udp(std::move(p));
   }
+  close_orphan_legs();
 }
 
 // ------------------------------------------------------------- TCP
@@ -560,7 +656,8 @@ void server::impl::on_accept(const socket_slot& s) {
   }
 }
 
-std::vector<uint8_t> server::impl::answer_tcp(std::span<const uint8_t> query) {
+std::vector<uint8_t> server::impl::answer_tcp(std::span<const uint8_t> query, const ip_address& client,
+                                              const ip_address& local) {
   ++stats_.tcp_queries;
   auto rt = runtime_now();
   auto d = resolve(query, *store_->snapshot(), rt->rc, transport::tcp);
@@ -572,6 +669,10 @@ std::vector<uint8_t> server::impl::answer_tcp(std::span<const uint8_t> query) {
     ++stats_.dropped;
     return {};
   }
+  if (!recursion_allowed(*rt, client, local)) {
+    ++stats_.refused;
+    return error_reply(d.query, rcode::refused, rt->rc);
+  }
   ++stats_.forwarded;
   auto r = exchange_with_upstreams(d.query, rt->upstreams, rt->upstream_timeout, d.max_reply, stop_fd_);
   if (r) return std::move(*r);
@@ -582,10 +683,16 @@ std::vector<uint8_t> server::impl::answer_tcp(std::span<const uint8_t> query) {
 // RFC 7766 §6.2: several queries per connection, answered in order; the
 // connection closes when idle for tcp_idle_timeout, on EOF or on error.
 void server::impl::serve_tcp(unique_fd fd, tcp_client* self) {
+  sockaddr_storage peer{};
+  socklen_t plen = sizeof peer;
+  ip_address client, local;
+  if (::getpeername(fd.get(), reinterpret_cast<sockaddr*>(&peer), &plen) == 0)
+    client = endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&peer)).ip();
+  if (auto l = local_endpoint(fd.get())) local = l->ip();
   for (;;) {
     auto msg = read_framed(fd.get(), stop_fd_, clock::now() + limits::tcp_idle_timeout);
     if (!msg || msg->empty()) break;
-    auto reply = answer_tcp(*msg);
+    auto reply = answer_tcp(*msg, client, local);
     if (reply.empty()) continue;
     if (!write_framed(fd.get(), reply, stop_fd_, clock::now() + limits::tcp_idle_timeout)) break;
   }
@@ -607,6 +714,7 @@ status server::set_domain(std::string_view d) { return impl_->set_domain(d); }
 status server::add_domain(std::string_view d) { return impl_->add_domain(d); }
 status server::set_upstreams(std::vector<endpoint> ups) { return impl_->set_upstreams(std::move(ups)); }
 void server::set_ttl(std::chrono::seconds ttl) { impl_->set_ttl(ttl); }
+status server::allow_recursion(const cidr& c, bool on) { return impl_->allow_recursion(c, on); }
 std::vector<endpoint> server::bound_endpoints() const { return impl_->bound_endpoints(); }
 server_stats server::stats() const { return impl_->stats(); }
 const std::shared_ptr<record_store>& server::store() const noexcept { return impl_->store_; }

@@ -11,6 +11,13 @@
 //
 // Timers: upstream_timeout per upstream per forwarded query (then the next
 // upstream, then SERVFAIL); tcp_idle_timeout per TCP connection.
+//
+// Against abuse (issue 12): queries are judged by their header counts before
+// parsing (resolver.cpp); recursion only for loopback, this host and
+// recursion_allow (others: REFUSED); each forwarded UDP query leaves from a
+// socket of its own, connected to the upstream, on a fresh kernel-chosen
+// port, so an answer must match the upstream's address and port, the random
+// id and the question; UDP responses are rate-limited per client prefix.
 #pragma once
 
 #include <chrono>
@@ -34,11 +41,17 @@ struct server_config {
   std::vector<endpoint> upstreams;  // empty: names outside the domain get SERVFAIL
                                     // (default_upstreams() in resolv_conf.hpp)
   std::chrono::milliseconds upstream_timeout = limits::default_upstream_timeout;
+  // Who may have names outside the zone resolved (forwarded) for them,
+  // besides loopback and this host itself; the rest get REFUSED.
+  std::vector<cidr> recursion_allow;
+  // Response rate limit per client prefix (rate_limit.hpp); 0 = off.
+  double rrl_per_second = limits::rrl_default_per_second;
+  double rrl_burst = limits::rrl_default_burst;
 };
 
 struct server_stats {
   uint64_t udp_queries = 0, tcp_queries = 0, answered = 0, forwarded = 0, upstream_failures = 0,
-           dropped = 0, tcp_rejected = 0;
+           dropped = 0, tcp_rejected = 0, refused = 0, rate_limited = 0, spoofed = 0;
 };
 
 class server {
@@ -68,6 +81,8 @@ class server {
   status add_domain(std::string_view domain);
   status set_upstreams(std::vector<endpoint> upstreams);
   void set_ttl(std::chrono::seconds ttl);
+  // Adds or removes a CIDR allowed recursion (the cluster, --dns-allow).
+  status allow_recursion(const cidr& c, bool on);
 
   // The endpoints actually bound (ports chosen for port 0); empty when stopped.
   std::vector<endpoint> bound_endpoints() const;

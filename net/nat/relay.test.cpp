@@ -5,6 +5,7 @@
 #include "net/nat/nat_constants.hpp"
 #include "net/nat/relay_client.hpp"
 #include "net/nat/relay_server.hpp"
+#include "net/nat/relay_service.hpp"
 
 using namespace overlayd::net;
 using namespace overlayd::net::nat;
@@ -230,4 +231,73 @@ TEST_CASE("the replay guard forgets nonces only once they are stale anyway") {
   CHECK(g.check(t0, 1, t0 + 31'000) == relay::replay_guard::verdict::stale);
   CHECK(g.check(t0 + 31'000, 2, t0 + 31'000) == relay::replay_guard::verdict::fresh);
   CHECK(g.size() == 1);
+}
+
+TEST_CASE("a relay without a credential refuses to start, and a keyless server answers nothing") {
+  relay_server_options o{ip_address::parse("127.0.0.1").value(), 0, 100, ""};
+  auto svc = relay_service::start(ep("127.0.0.1:0"), o);
+  REQUIRE_FALSE(svc.ok());
+  CHECK(svc.err().code == overlayd::errc::invalid_argument);
+  CHECK(svc.err().message.find("auth_credential") != std::string::npos);
+  // The publicly derivable key of an empty credential buys nothing.
+  auto keyless = make_server(100, "");
+  relay::control req;
+  req.type = relay::msg_type::allocate;
+  wall::time_point now = wall::now();
+  req.timestamp_ms = relay::unix_ms(now);
+  req.nonce = 1;
+  req.token = 9;
+  CHECK(keyless.on_datagram(ep("203.0.113.10:1"), relay::encode_control(req, relay::derive_auth_key("")), now).empty());
+  CHECK(keyless.session_count() == 0);
+}
+
+TEST_CASE("no unauthenticated message moves a session's client address") {
+  auto server = make_server();
+  auto key = relay::derive_auth_key("cluster-secret");
+  wall::time_point now = wall::now();
+  const auto owner = ep("203.0.113.10:40001"), victim = ep("192.0.2.99:53");
+  relay::control req;
+  req.type = relay::msg_type::allocate;
+  req.timestamp_ms = relay::unix_ms(now);
+  req.nonce = 100;
+  req.token = 0xABCDEF;
+  auto answers = server.on_datagram(owner, relay::encode_control(req, key), now);
+  REQUIRE(answers.size() == 1);
+  auto ok = relay::decode_control(answers[0].data, key);
+  REQUIRE(ok);
+  const uint32_t sid = ok->session_id;
+  // Refreshes from the victim's address: forged MAC, the right MAC but a
+  // wrong token, a replay of a genuine one, a stale one.
+  relay::control refresh;
+  refresh.type = relay::msg_type::refresh;
+  refresh.session_id = sid;
+  refresh.token = 0xABCDEF;
+  refresh.lifetime_secs = 600;
+  refresh.timestamp_ms = relay::unix_ms(now);
+  refresh.nonce = 101;
+  auto genuine = relay::encode_control(refresh, key);
+  CHECK(server.on_datagram(victim, relay::encode_control(refresh, relay::derive_auth_key("x")), now).empty());
+  relay::control wrong_token = refresh;
+  wrong_token.token = 1;
+  wrong_token.nonce = 102;
+  auto refused = server.on_datagram(victim, relay::encode_control(wrong_token, key), now);
+  CHECK(server.on_datagram(owner, genuine, now).size() == 1);  // the owner's own refresh
+  CHECK(server.on_datagram(victim, genuine, now).empty());     // replayed from the victim
+  relay::control stale = refresh;
+  stale.nonce = 103;
+  stale.timestamp_ms = relay::unix_ms(now - 60s);
+  CHECK(server.on_datagram(victim, relay::encode_control(stale, key), now).empty());
+  // A data frame from the victim's address (tokens travel in data frames).
+  CHECK(server.on_datagram(victim, relay::encode_data(1, sid, 0xABCDEF, bytes{1, 2}), now).empty());
+  // Whatever was answered went to the sender, never elsewhere; the session
+  // still belongs to `owner`: its release from `owner` works, with the
+  // session's answer going to owner.
+  for (const auto& d : refused) CHECK(d.to == victim);
+  relay::control rel = refresh;
+  rel.type = relay::msg_type::release;
+  rel.nonce = 104;
+  auto gone = server.on_datagram(owner, relay::encode_control(rel, key), now);
+  REQUIRE(gone.size() == 1);
+  CHECK(gone[0].to == owner);
+  CHECK(server.session_count() == 0);
 }

@@ -13,7 +13,8 @@ using relay::error_code;
 using relay::msg_type;
 
 relay_server::relay_server(relay_server_options opts)
-    : opts_(std::move(opts)), key_(relay::derive_auth_key(opts_.credential)), guard_(relay_replay_window) {
+    : opts_(std::move(opts)), key_(relay::derive_auth_key(opts_.credential)), guard_(relay_replay_window),
+      keyed_(!opts_.credential.empty()) {
   sodium_memzero(opts_.credential.data(), opts_.credential.size());
   opts_.credential.clear();
 }
@@ -23,6 +24,10 @@ relay_server::~relay_server() = default;
 std::vector<outgoing_datagram> relay_server::on_datagram(const endpoint& from, byte_span d,
                                                          wall::time_point now) {
   if (d.empty()) return {};
+  if (!keyed_) {
+    ++stats_.dropped_auth;
+    return {};
+  }
   if (d[0] == uint8_t(msg_type::data)) return on_data(from, d);
   return on_control(from, d, now);
 }

@@ -24,8 +24,18 @@ struct relay_server_options {
   ip_address external_ip;  // the IP in relayed endpoints handed to clients
   uint16_t listen_port = 0;  // never handed out as a session port
   size_t max_sessions = 100;
-  std::string credential;  // cluster-wide relay credential
+  std::string credential;  // cluster-wide relay credential; never empty (see below)
 };
+
+// Why a relay must not run keyless: its MAC key is derived from the
+// credential, so with an empty one anyone can compute valid MACs, take every
+// session and, with a "refresh" from a spoofed address, aim relayed traffic
+// at a victim. relay_service::start and the daemon refuse an empty
+// credential with this message; a relay_server built with one anyway drops
+// every datagram.
+inline constexpr const char* relay_credential_required =
+    "the relay needs an auth_credential: without one its MAC key is public, so anyone "
+    "could take its sessions and redirect relayed traffic";
 
 struct relay_server_stats {
   uint64_t dropped_auth = 0;     // bad MAC / malformed
@@ -83,6 +93,7 @@ class relay_server {
   std::unordered_map<uint32_t, session> sessions_;
   std::unordered_map<uint16_t, uint32_t> by_port_;
   relay_server_stats stats_;
+  bool keyed_ = false;  // a non-empty credential was given
 };
 
 }  // namespace overlayd::net::nat

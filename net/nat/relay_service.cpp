@@ -8,6 +8,7 @@ relay_service::relay_service(udp_socket s, endpoint local, relay_server_options 
     : sock_(std::move(s)), local_(local), server_(std::make_unique<relay_server>(std::move(opts))) {}
 
 result<relay_service> relay_service::start(const endpoint& listen, relay_server_options opts) {
+  if (opts.credential.empty()) return error(errc::invalid_argument, relay_credential_required);
   auto s = udp_socket::bind(listen);
   if (!s) return std::move(s).err();
   auto local = s->local_endpoint();

@@ -50,6 +50,7 @@ void turn_client::start(steady::time_point now) {
   peers_.clear();
   relayed_.reset();
   key_.reset();
+  authenticated_ = false;
   realm_.clear();
   nonce_.clear();
   state_ = turn_state::allocating;
@@ -154,8 +155,30 @@ std::optional<turn_client::delivered> turn_client::on_datagram(const endpoint& f
 void turn_client::on_response(const stun_message& m, steady::time_point now) {
   auto it = std::find_if(pending_.begin(), pending_.end(), [&](const transaction& t) { return t.txn == m.txn; });
   if (it == pending_.end()) return;
-  // An answer to an authenticated request must carry a valid MESSAGE-INTEGRITY.
-  if (key_ && m.integrity_offset && !m.check_integrity(*key_)) return;
+  // Once the server has proved it holds our key (an answer with a valid
+  // MESSAGE-INTEGRITY), every answer must: an attacker who saw or guessed a
+  // transaction id could otherwise fail our allocation or confirm a channel
+  // that does not exist. The one exception is a challenge (401, or 438 Stale
+  // Nonce): the server sends it when it could not check ours, so it cannot
+  // carry one; it may make us retry with the new nonce (bounded by
+  // auth_retries), never end the transaction. Before that proof, a refusal
+  // without integrity is how a wrong password looks, and it ends the
+  // allocation with the server's reason.
+  const bool verified = key_ && m.integrity_offset && m.check_integrity(*key_);
+  if (key_ && m.integrity_offset && !verified) {
+    ++dropped_unauthenticated_;
+    return;
+  }
+  if (verified) authenticated_ = true;
+  if (authenticated_ && !verified) {
+    const auto ec = m.error_code();
+    const unsigned code = ec ? ec->code : 0;
+    const bool challenge = m.cls == stun_class::error && (code == 401 || code == 438);
+    if (!challenge || it->auth_retries >= 2) {
+      ++dropped_unauthenticated_;
+      return;
+    }
+  }
   transaction t = std::move(*it);
   pending_.erase(it);
   if (m.cls == stun_class::success) return on_success(t, m, now);

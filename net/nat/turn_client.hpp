@@ -64,6 +64,8 @@ class turn_client {
 
   turn_state state() const noexcept { return state_; }
   const std::string& last_error() const noexcept { return last_error_; }
+  // Responses dropped for lacking a valid MESSAGE-INTEGRITY once authenticated.
+  uint64_t dropped_unauthenticated() const noexcept { return dropped_unauthenticated_; }
   std::optional<endpoint> relayed_endpoint() const { return relayed_; }
   std::optional<endpoint> reflexive_endpoint() const { return reflexive_; }
 
@@ -96,6 +98,8 @@ class turn_client {
 
   turn_client_options opts_;
   turn_state state_ = turn_state::idle;
+  bool authenticated_ = false;  // the server answered with a valid MESSAGE-INTEGRITY
+  uint64_t dropped_unauthenticated_ = 0;
   std::string last_error_;
   std::string realm_, nonce_;
   std::optional<std::array<uint8_t, 16>> key_;

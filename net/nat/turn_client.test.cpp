@@ -115,3 +115,55 @@ TEST_CASE("ChannelData framing rejects bad channels and lengths") {
   CHECK_FALSE(decode_channel_data(bytes{0x40, 0x00, 0x00, 0x01, 1, 0, 0, 0, 0}));  // > 3 padding bytes
   CHECK(decode_channel_data(bytes{0x40, 0x01, 0x00, 0x01, 7, 0, 0, 0})->payload.size() == 1);
 }
+
+TEST_CASE("once authenticated, TURN answers without a valid MESSAGE-INTEGRITY are dropped") {
+  turn_client c({server, "alice", "secret", 600s});
+  fake_turn s;
+  steady::time_point now{};
+  c.start(now);
+  exchange(c, s, now);
+  REQUIRE(c.state() == turn_state::allocated);
+  auto peer = ep("198.51.100.9:7000");
+  REQUIRE(c.add_peer(peer, now).ok());
+  auto out = c.poll(now);
+  REQUIRE_FALSE(out.empty());
+  for (auto& d : out) {
+    auto m = parse_stun(d.data).value();
+    // A forged success (no integrity), a forged error (no integrity), one
+    // signed with the wrong key, and a forged 401 after the retries: ignored.
+    c.on_datagram(server, stun_builder(m.method, stun_class::success, m.txn).finish(std::nullopt, true), now);
+    c.on_datagram(server,
+                  stun_builder(m.method, stun_class::error, m.txn).add_error(403, "Forbidden").finish(std::nullopt, true),
+                  now);
+    auto wrong = stun_long_term_key("alice", "example.org", "guess");
+    c.on_datagram(server, stun_builder(m.method, stun_class::success, m.txn).finish(byte_span(wrong), true), now);
+  }
+  CHECK_FALSE(c.channel_bound(peer));
+  CHECK(c.state() == turn_state::allocated);
+  CHECK(c.last_error().empty());
+  CHECK(c.dropped_unauthenticated() == 3 * out.size());
+  // The genuine answers still count.
+  for (auto& d : out) c.on_datagram(server, s.answer(d.data), now);
+  exchange(c, s, now);
+  CHECK(c.channel_bound(peer));
+}
+
+TEST_CASE("a forged unauthenticated error cannot end a TURN allocation") {
+  turn_client c({server, "alice", "secret", 600s});
+  fake_turn s;
+  steady::time_point now{};
+  c.start(now);
+  exchange(c, s, now);
+  REQUIRE(c.state() == turn_state::allocated);
+  now += 301s;  // a refresh is due
+  auto out = c.poll(now);
+  REQUIRE(out.size() == 1);
+  auto m = parse_stun(out[0].data).value();
+  c.on_datagram(server,
+                stun_builder(m.method, stun_class::error, m.txn).add_error(437, "Allocation Mismatch").finish(std::nullopt, true),
+                now);
+  CHECK(c.state() == turn_state::allocated);
+  c.on_datagram(server, s.answer(out[0].data), now);
+  CHECK(c.state() == turn_state::allocated);
+  CHECK(c.last_error().empty());
+}

@@ -1,7 +1,11 @@
 #include "net/netlink/route.hpp"
 
 #include <algorithm>
+#include <linux/rtnetlink.h>
+
 #include <cerrno>
+#include <optional>
+#include <string>
 
 #include "net/netlink/link.hpp"
 #include "net/netlink/route_msg.hpp"
@@ -73,7 +77,7 @@ status delete_route(socket& s, const net::cidr& dst, std::string_view dev) {
 }
 
 result<std::vector<std::string>> default_route_devices(socket& s, net::family fam) {
-  auto req = build_dump_routes(fam);
+  auto req = build_dump_routes(fam == net::family::v4 ? AF_INET : AF_INET6);
   std::vector<int> oifs;
   auto st = s.dump_stable(req, "list routes", [&] { oifs.clear(); }, [&](const nlmsghdr* nlh) {
     for (int i : default_route_oifs(nlh))
@@ -84,6 +88,48 @@ result<std::vector<std::string>> default_route_devices(socket& s, net::family fa
   for (int i : oifs)
     if (auto l = get_link(s, i)) names.push_back(l->name);
   return names;
+}
+
+namespace {
+
+result<uint32_t> mtu_of(socket& s, const parsed_route& r, std::string_view what) {
+  if (r.mtu) return r.mtu;
+  if (r.oif <= 0) return error(errc::not_found, std::string(what) + ": the route has no single device");
+  auto li = get_link(s, r.oif);
+  if (!li) return std::move(li).err();
+  return li->mtu;
+}
+
+}  // namespace
+
+result<uint32_t> route_mtu(socket& s, const net::ip_address& dst) {
+  auto req = build_get_route(dst);
+  std::optional<parsed_route> found;
+  auto st = s.transact(req, "get route", dst.to_string(), [&](const nlmsghdr* nlh) {
+    if (!found) found = parse_route(nlh);
+  });
+  if (!st) {
+    if (st.err().sys_errno == ENETUNREACH || st.err().sys_errno == EHOSTUNREACH)
+      return error(errc::not_found, "no route to " + dst.to_string());
+    return std::move(st).err();
+  }
+  if (!found || (found->type != RTN_UNICAST && found->type != RTN_LOCAL))
+    return error(errc::not_found, "no unicast route to " + dst.to_string());
+  return mtu_of(s, *found, "route to " + dst.to_string());
+}
+
+result<uint32_t> default_route_mtu(socket& s, bool v6) {
+  auto req = build_dump_routes(v6 ? AF_INET6 : AF_INET);
+  std::optional<parsed_route> found;
+  auto st = s.dump_stable(req, "list routes", [&] { found.reset(); }, [&](const nlmsghdr* nlh) {
+    if (found) return;
+    auto r = parse_route(nlh);
+    if (r && r->dst_len == 0 && r->table == RT_TABLE_MAIN && r->type == RTN_UNICAST) found = r;
+  });
+  if (!st) return std::move(st).err();
+  const char* what = v6 ? "IPv6 default route" : "IPv4 default route";
+  if (!found) return error(errc::not_found, std::string("no ") + what);
+  return mtu_of(s, *found, what);
 }
 
 }  // namespace overlayd::netlink

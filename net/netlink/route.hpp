@@ -27,6 +27,13 @@ status delete_route(socket& s, const net::cidr& dst, std::string_view dev = {});
 // The names of the devices the main table's default routes of `fam` leave
 // by (the host's uplinks); empty when there is no default route.
 result<std::vector<std::string>> default_route_devices(socket& s, net::family fam);
+// The MTU of the path the kernel would take toward `dst` (`ip route get`):
+// the route's mtu metric if set, else its device's MTU. not_found when
+// there is no route (unreachable) or it has no single device.
+result<uint32_t> route_mtu(socket& s, const net::ip_address& dst);
+// The same for the main table's default route of `dst`'s family; not_found
+// when there is none.
+result<uint32_t> default_route_mtu(socket& s, bool v6);
 
 // Pure check used by the calls above (exposed for tests).
 status check_route_families(const net::cidr& dst, const std::optional<net::ip_address>& gateway,

@@ -28,13 +28,6 @@ request build_route(route_op op, const route_spec& r) {
   return q;
 }
 
-request build_dump_routes(net::family fam) {
-  request q(RTM_GETROUTE, 0);
-  auto* rtm = q.family_header<rtmsg>();
-  rtm->rtm_family = fam == net::family::v4 ? AF_INET : AF_INET6;
-  return q;
-}
-
 std::vector<int> default_route_oifs(const nlmsghdr* nlh) {
   std::vector<int> out;
   if (nlh->nlmsg_type != RTM_NEWROUTE || nlh->nlmsg_len < mnl_nlmsg_size(sizeof(rtmsg))) return out;
@@ -65,6 +58,62 @@ std::vector<int> default_route_oifs(const nlmsghdr* nlh) {
   }
   if (table != RT_TABLE_MAIN) out.clear();
   return out;
+}
+
+request build_get_route(const net::ip_address& dst) {
+  request q(RTM_GETROUTE, 0);
+  auto* rtm = q.family_header<rtmsg>();
+  rtm->rtm_family = dst.is_v4() ? AF_INET : AF_INET6;
+  rtm->rtm_dst_len = static_cast<uint8_t>(dst.bits());
+  q.put_bytes(RTA_DST, dst.data(), dst.size());
+  return q;
+}
+
+request build_dump_routes(int family) {
+  request q(RTM_GETROUTE, NLM_F_DUMP);
+  auto* rtm = q.family_header<rtmsg>();
+  rtm->rtm_family = static_cast<uint8_t>(family);
+  return q;
+}
+
+namespace {
+
+struct route_attrs {
+  const nlattr* tb[RTA_MAX + 1] = {};
+};
+
+int collect_route_attr(const nlattr* attr, void* data) {
+  auto* a = static_cast<route_attrs*>(data);
+  const uint16_t type = mnl_attr_get_type(attr);
+  if (type <= RTA_MAX) a->tb[type] = attr;
+  return MNL_CB_OK;
+}
+
+int find_mtu_metric(const nlattr* attr, void* data) {
+  if (mnl_attr_get_type(attr) == RTAX_MTU && mnl_attr_validate(attr, MNL_TYPE_U32) >= 0)
+    *static_cast<uint32_t*>(data) = mnl_attr_get_u32(attr);
+  return MNL_CB_OK;
+}
+
+}  // namespace
+
+std::optional<parsed_route> parse_route(const nlmsghdr* nlh) {
+  if (nlh->nlmsg_type != RTM_NEWROUTE) return std::nullopt;
+  if (nlh->nlmsg_len < mnl_nlmsg_size(sizeof(rtmsg))) return std::nullopt;
+  const auto* rtm = static_cast<const rtmsg*>(mnl_nlmsg_get_payload(nlh));
+  route_attrs a;
+  if (mnl_attr_parse(nlh, sizeof(rtmsg), collect_route_attr, &a) < 0) return std::nullopt;
+  parsed_route r;
+  r.dst_len = rtm->rtm_dst_len;
+  r.type = rtm->rtm_type;
+  r.table = rtm->rtm_table;
+  if (a.tb[RTA_TABLE] && mnl_attr_validate(a.tb[RTA_TABLE], MNL_TYPE_U32) >= 0)
+    r.table = mnl_attr_get_u32(a.tb[RTA_TABLE]);
+  if (a.tb[RTA_OIF] && mnl_attr_validate(a.tb[RTA_OIF], MNL_TYPE_U32) >= 0)
+    r.oif = static_cast<int>(mnl_attr_get_u32(a.tb[RTA_OIF]));
+  if (a.tb[RTA_METRICS] && mnl_attr_validate(a.tb[RTA_METRICS], MNL_TYPE_NESTED) >= 0)
+    mnl_attr_parse_nested(a.tb[RTA_METRICS], find_mtu_metric, &r.mtu);
+  return r;
 }
 
 }  // namespace overlayd::netlink

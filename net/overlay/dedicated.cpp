@@ -24,6 +24,7 @@ result<std::unique_ptr<dedicated_overlay>> dedicated_overlay::bring_up(const ded
   opts.private_key = crypto::private_key(spec.private_key.span());
   opts.uapi_dir = spec.uapi_dir;
   opts.pin_io_threads = spec.pin_threads;
+  opts.mtu = spec.mtu;
   auto dev = wg::device::create(std::move(opts));
   if (!dev) return error(dev.err().code, dev.err().message, dev.err().sys_errno);
   d->device_ = std::move(dev).value();

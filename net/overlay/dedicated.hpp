@@ -38,6 +38,7 @@ struct dedicated_spec {
   net::ip_address overlay_ip;  // first usable of `subnet`
   std::string uapi_dir;
   bool pin_threads = true;  // wg::device_options::pin_io_threads
+  uint32_t mtu = 0;         // wg::device_options::mtu (0 = the underlay's)
 };
 
 class dedicated_overlay {

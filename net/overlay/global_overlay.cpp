@@ -31,6 +31,7 @@ result<std::unique_ptr<global_overlay>> global_overlay::bring_up(const global_sp
                                       : crypto::generate_private_key();
   opts.uapi_dir = spec.uapi_dir;
   opts.pin_io_threads = spec.pin_threads;
+  opts.mtu = spec.mtu;
   auto dev = wg::device::create(std::move(opts));
   if (!dev)
     return error(dev.err().code, "Failed to create global overlay: " + dev.err().message,

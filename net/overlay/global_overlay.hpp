@@ -33,6 +33,7 @@ struct global_spec {
   std::string uapi_dir;
   bool rootless = false;  // ZLAYER_ROOTLESS: no firewall rules, no drop-ins
   bool pin_threads = true;  // wg::device_options::pin_io_threads
+  uint32_t mtu = 0;         // wg::device_options::mtu (0 = the underlay's)
   std::optional<crypto::private_key> private_key;  // reuse; generated when absent
 };
 

@@ -9,10 +9,13 @@
 #include <cerrno>
 #include <cstring>
 
+#include <spdlog/spdlog.h>
+
 #include "crypto/keys.hpp"
 #include "net/wg/cpu_pin.hpp"
 #include "net/wg/device_io.hpp"
 #include "net/wg/tun_netlink.hpp"
+#include "net/wg/underlay_mtu.hpp"
 
 namespace overlayd::wg {
 
@@ -26,7 +29,14 @@ void wake(const unique_fd& fd) {
 }  // namespace
 
 result<std::unique_ptr<device>> device::create(device_options opts) {
-  if (opts.mtu < 576 || opts.mtu > 9000)
+  if (opts.mtu == 0 && !opts.configure_link) opts.mtu = default_tun_mtu;
+  if (opts.mtu == 0) {
+    const auto u = underlay_mtu({});
+    opts.mtu = device_mtu_for(u.mtu);
+    spdlog::info("{}: MTU {} (underlay {} from the {}, minus {})", opts.name, opts.mtu, u.mtu,
+                 u.source, wg_overhead);
+  }
+  if (opts.mtu < min_device_mtu || opts.mtu > max_device_mtu)
     return error(errc::invalid_argument, "device " + opts.name + ": MTU must be 576..9000");
   auto tun = tun_device::create(opts.name, opts.offload);
   if (!tun) return tun.err();

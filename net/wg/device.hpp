@@ -55,7 +55,9 @@ namespace overlayd::wg {
 
 struct device_options {
   std::string name;                     // TUN name, 1..15 chars
-  uint32_t mtu = default_tun_mtu;
+  // 0 = follow the underlay (underlay_mtu.hpp) when configure_link, else
+  // default_tun_mtu.
+  uint32_t mtu = 0;
   std::vector<net::cidr> addresses;     // assigned to the TUN at creation
   uint16_t listen_port = 0;             // 0 = random; see device::listen_port()
   std::optional<secret_key> private_key;

@@ -2,6 +2,8 @@
 // handshake worker and the timer tick. See device.hpp for the picture.
 #include <poll.h>
 
+#include <spdlog/spdlog.h>
+
 #include <cstring>
 
 #include "net/wg/cpu_pin.hpp"
@@ -165,6 +167,10 @@ class tx_batch {
     io_.bump(io_.c.tx_sendmmsg);
     size_t failed = out_.flush(udp.fd());
     if (failed) io_.c.tx_send_failed.fetch_add(failed, std::memory_order_relaxed);
+    if (out_.take_gso_failed() && udp.disable_gso())
+      spdlog::warn("{}: UDP GSO send failed with EIO (the egress device cannot segment); "
+                   "GSO is off for port {} from now on",
+                   io_.dev.name(), udp.port());
   }
 
   void start_group(device_peer* p, const udp_socket& udp) {

@@ -11,6 +11,8 @@ constexpr uint8_t f_needs_csum = 1;
 constexpr uint8_t f_data_valid = 2;
 constexpr uint8_t gso_none = 0, gso_tcpv4 = 1, gso_tcpv6 = 4, gso_ecn = 0x80;
 constexpr uint8_t proto_tcp = 6;
+constexpr uint8_t proto_udp = 17;
+constexpr uint16_t udp_checksum_offset = 6;
 constexpr uint8_t tcp_fin = 0x01, tcp_psh = 0x08, tcp_ack = 0x10, tcp_cwr = 0x80;
 
 uint16_t be16(const uint8_t* p) { return uint16_t(p[0] << 8 | p[1]); }
@@ -32,6 +34,14 @@ void put_le16(uint8_t* p, uint16_t v) {
 uint32_t pseudo_sum(const uint8_t* ip, bool v6, size_t tcp_len) {
   uint32_t s = v6 ? csum_add(0, ip + 8, 32) : csum_add(0, ip + 12, 8);
   return s + proto_tcp + uint32_t(tcp_len >> 16) + uint32_t(tcp_len & 0xffff);
+}
+
+// The packet's transport header at `l4` is UDP (IPv4 or IPv6 without
+// extension headers).
+bool l4_is_udp(std::span<const uint8_t> pkt, size_t l4) {
+  if (pkt.size() < 20) return false;
+  if (pkt[0] >> 4 == 4) return pkt[9] == proto_udp && l4 == size_t(pkt[0] & 0xf) * 4;
+  return pkt[0] >> 4 == 6 && pkt.size() >= 40 && pkt[6] == proto_udp && l4 == 40;
 }
 
 void ipv4_fix_checksum(uint8_t* ip, size_t ip_hl) {
@@ -184,7 +194,10 @@ int split_offload_packet(const vnet_hdr& h, std::span<uint8_t> pkt, size_t mtu,
     // Partial checksum: the field holds the pseudo-header sum; finish it.
     const size_t at = size_t{h.csum_start} + h.csum_offset;
     if (h.csum_start > pkt.size() || at + 2 > pkt.size()) return -1;
-    const uint16_t c = csum_fold(csum_add(0, pkt.data() + h.csum_start, pkt.size() - h.csum_start));
+    uint16_t c = csum_fold(csum_add(0, pkt.data() + h.csum_start, pkt.size() - h.csum_start));
+    // RFC 768: a computed UDP checksum of 0 goes out as 0xFFFF (0 means "no
+    // checksum", and IPv6 receivers drop UDP with a zero checksum).
+    if (c == 0 && h.csum_offset == udp_checksum_offset && l4_is_udp(pkt, h.csum_start)) c = 0xffff;
     put16(pkt.data() + at, c);
   }
   uint8_t* o = out(pkt.size());

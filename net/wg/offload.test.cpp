@@ -140,6 +140,43 @@ TEST_CASE("a partial checksum on a plain packet is completed") {
   CHECK(tcp_checksum_ok(out[0].data(), out[0].size()));
 }
 
+TEST_CASE("a UDP checksum that finishes as 0 is sent as 0xFFFF, a TCP one stays 0") {
+  for (uint8_t proto : {uint8_t(17), uint8_t(6)}) {
+    CAPTURE(int(proto));
+    const size_t l4 = 20, off = proto == 17 ? 6 : 16;
+    bytes p(20 + 40);
+    p[0] = 0x45;
+    put16(&p[2], uint16_t(p.size()));
+    p[8] = 64;
+    p[9] = proto;
+    p[12] = 10, p[15] = 1, p[16] = 10, p[19] = 2;
+    put16(&p[l4], 5353), put16(&p[l4 + 2], 53);
+    if (proto == 17) put16(&p[l4 + 4], uint16_t(p.size() - l4));
+    else p[l4 + 12] = 5 << 4;
+    for (size_t i = l4 + 20; i < p.size(); ++i) p[i] = uint8_t(i * 7);
+    vnet_hdr h;
+    h.flags = 1;
+    h.csum_start = uint16_t(l4);
+    h.csum_offset = uint16_t(off);
+    // Choose the last payload word so the finished sum is exactly 0: with
+    // the word at 0 the checksum is c, and adding c makes the sum 0xFFFF.
+    put16(&p[p.size() - 2], 0);
+    put16(&p[l4 + off], 0);
+    bytes probe = p;
+    int n = 0;
+    auto first = split(h, probe, 1420, &n);
+    REQUIRE(n == 1);
+    const uint16_t c = uint16_t(first[0][l4 + off] << 8 | first[0][l4 + off + 1]);
+    put16(&p[p.size() - 2], c);
+    auto out = split(h, p, 1420, &n);
+    REQUIRE(n == 1);
+    const uint16_t got = uint16_t(out[0][l4 + off] << 8 | out[0][l4 + off + 1]);
+    CHECK(got == (proto == 17 ? 0xffff : 0));
+    // Either way the receiver's sum over the segment verifies.
+    CHECK(csum_fold(csum_add(0, &out[0][l4], out[0].size() - l4)) == 0);
+  }
+}
+
 TEST_CASE("in-order segments of one flow coalesce into one GSO packet that splits back identically") {
   vnet_hdr cut;
   cut.gso_type = 1;

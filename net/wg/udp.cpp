@@ -165,6 +165,61 @@ void send_batch::add(const uint8_t* data, size_t len, const sockaddr_storage& ds
   ++n_iov_;
 }
 
+namespace {
+
+class real_socket_calls final : public socket_calls {
+ public:
+  int sendmmsg(int fd, mmsghdr* msgs, unsigned n) override { return ::sendmmsg(fd, msgs, n, 0); }
+  void wait_writable(int fd, std::chrono::milliseconds d) override {
+    pollfd p{fd, POLLOUT, 0};
+    ::poll(&p, 1, static_cast<int>(d.count()));
+  }
+};
+
+// Every retry loop below ends: each round sends, drops or waits, and the
+// waits are counted; this caps the rounds too (EINTR storms).
+constexpr int max_rounds = 4 * static_cast<int>(udp_batch_capacity);
+
+bool is_transient(int e) { return e == EAGAIN || e == ENOBUFS; }
+
+}  // namespace
+
+socket_calls& system_socket_calls() noexcept {
+  static real_socket_calls calls;
+  return calls;
+}
+
+size_t send_batch::send_singly(int fd, size_t i, int& waits) noexcept {
+  const msghdr& h = msgs_[i].msg_hdr;
+  const size_t n = h.msg_iovlen;  // <= 64 (extends_last)
+  std::array<mmsghdr, 64> one{};
+  for (size_t k = 0; k < n; ++k) {
+    one[k].msg_hdr.msg_name = h.msg_name;
+    one[k].msg_hdr.msg_namelen = h.msg_namelen;
+    one[k].msg_hdr.msg_iov = &h.msg_iov[k];
+    one[k].msg_hdr.msg_iovlen = 1;
+  }
+  size_t done = 0, failed = 0;
+  for (int rounds = 0; done < n && rounds < max_rounds; ++rounds) {
+    const int r = sys_->sendmmsg(fd, one.data() + done, static_cast<unsigned>(n - done));
+    if (r > 0) {
+      done += static_cast<size_t>(r);
+      continue;
+    }
+    const int e = r < 0 ? errno : 0;
+    if (e == EINTR) continue;
+    if (is_transient(e)) {
+      if (waits >= tx_stall_max_waits) break;
+      ++waits;
+      sys_->wait_writable(fd, tx_stall_wait);
+      continue;
+    }
+    ++failed;  // this datagram alone is refused (too big, unreachable)
+    ++done;
+  }
+  return failed + (n - done);
+}
+
 size_t send_batch::flush(int fd) noexcept {
   for (size_t i = 0; i < n_msg_; ++i) {
     if (trains_[i].count < 2) continue;
@@ -179,21 +234,37 @@ size_t send_batch::flush(int fd) noexcept {
     std::memcpy(CMSG_DATA(c), &seg, sizeof seg);
   }
   size_t done = 0, failed = 0;
-  // Bounded: each round either sends >= 1 message, skips one, or waits
-  // (briefly) for buffer space.
-  for (int rounds = 0; done < n_msg_ && rounds < 4 * static_cast<int>(udp_batch_capacity); ++rounds) {
-    int r = ::sendmmsg(fd, msgs_.data() + done, static_cast<unsigned>(n_msg_ - done), 0);
+  int waits = 0;
+  for (int rounds = 0; done < n_msg_ && rounds < max_rounds; ++rounds) {
+    const int r = sys_->sendmmsg(fd, msgs_.data() + done, static_cast<unsigned>(n_msg_ - done));
     if (r > 0) {
       done += static_cast<size_t>(r);
       continue;
     }
-    if (r < 0 && errno == EINTR) continue;
-    if (r < 0 && (errno == EAGAIN || errno == ENOBUFS)) {
-      pollfd p{fd, POLLOUT, 0};
-      ::poll(&p, 1, 10);
+    const int e = r < 0 ? errno : 0;
+    if (e == EINTR) continue;
+    if (is_transient(e)) {
+      // Bounded: a socket that stays full (a peer's path is gone, the qdisc
+      // is stuck) costs at most tx_stall_max_waits * tx_stall_wait.
+      if (waits >= tx_stall_max_waits) break;
+      ++waits;
+      sys_->wait_writable(fd, tx_stall_wait);
       continue;
     }
-    failed += trains_[done].count;  // refused (unreachable, too big): skip it
+    if (trains_[done].count >= 2 && (e == EIO || e == EMSGSIZE || e == EINVAL)) {
+      // EIO: the egress device cannot do UDP segmentation (and the kernel's
+      // software fallback refused too); it will not get better, so GSO goes
+      // off. EMSGSIZE/EINVAL: this train is too big for the route (a smaller
+      // path MTU than when the train was cut) or the kernel's limits; the
+      // datagrams alone may still pass.
+      if (e == EIO) {
+        gso_failed_ = true;
+        gso_ = false;
+      }
+      failed += send_singly(fd, done, waits);
+    } else {
+      failed += trains_[done].count;  // refused (unreachable, too big): skip it
+    }
     ++done;
   }
   for (size_t i = done; i < n_msg_; ++i) failed += trains_[i].count;

@@ -14,10 +14,15 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <poll.h>
+
 #include <array>
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <utility>
 #include <vector>
 
 #include "core/error.hpp"
@@ -28,6 +33,26 @@ namespace overlayd::wg {
 
 inline constexpr size_t udp_batch_capacity = 64;
 
+// How long one flush may wait, in total, for socket buffer space (EAGAIN,
+// ENOBUFS) before it drops what is left: the TUN keeps being read and TCP
+// recovers from a loss faster than from a sender frozen for seconds.
+inline constexpr std::chrono::milliseconds tx_stall_wait{5};
+inline constexpr int tx_stall_max_waits = 4;  // => at most ~20 ms per flush
+
+// The system calls a send batch makes, behind an interface so tests can
+// inject the failures real networks produce (EIO from a NIC without UDP GSO,
+// EMSGSIZE from a path smaller than the train, persistent EAGAIN).
+class socket_calls {
+ public:
+  virtual ~socket_calls() = default;
+  // As sendmmsg(2) without flags: count sent, or -1 with errno set.
+  virtual int sendmmsg(int fd, mmsghdr* msgs, unsigned n) = 0;
+  // Waits up to `d` for the socket to be writable (poll(2) POLLOUT).
+  virtual void wait_writable(int fd, std::chrono::milliseconds d) = 0;
+};
+// The real system calls (stateless, shared).
+socket_calls& system_socket_calls() noexcept;
+
 class udp_socket {
  public:
   // With `offload`, UDP GSO (send) and GRO (receive) are switched on where
@@ -37,7 +62,12 @@ class udp_socket {
   int fd() const noexcept { return fd_.get(); }
   uint16_t port() const noexcept { return port_; }
   bool is_v6() const noexcept { return v6_; }
-  bool gso() const noexcept { return gso_; }
+  // GSO is on and has not failed on this socket.
+  bool gso() const noexcept { return gso_ && !gso_broken_.load(std::memory_order_relaxed); }
+  // A GSO send failed with EIO (a device or driver without UDP segmentation
+  // offload on the route): GSO stays off for this socket. True the first
+  // time only, so the caller logs once.
+  bool disable_gso() const noexcept { return gso_ && !gso_broken_.exchange(true); }
   bool gro() const noexcept { return gro_; }
   status set_fwmark(uint32_t mark);
   // The sockaddr to send to `ep` on this socket (v4-mapped on a v6 socket);
@@ -46,12 +76,27 @@ class udp_socket {
   // Sends one datagram now (handshakes, raw NAT helper traffic).
   status send_to(std::span<const uint8_t> data, const net::endpoint& ep) const;
 
+ public:
+  udp_socket(udp_socket&& o) noexcept
+      : fd_(std::move(o.fd_)), port_(o.port_), v6_(o.v6_), gso_(o.gso_), gro_(o.gro_),
+        gso_broken_(o.gso_broken_.load()) {}
+  udp_socket& operator=(udp_socket&& o) noexcept {
+    fd_ = std::move(o.fd_);
+    port_ = o.port_;
+    v6_ = o.v6_;
+    gso_ = o.gso_;
+    gro_ = o.gro_;
+    gso_broken_ = o.gso_broken_.load();
+    return *this;
+  }
+
  private:
   udp_socket(unique_fd fd, uint16_t port, bool v6) : fd_(std::move(fd)), port_(port), v6_(v6) {}
   unique_fd fd_;
   uint16_t port_ = 0;
   bool v6_ = true;
   bool gso_ = false, gro_ = false;
+  mutable std::atomic<bool> gso_broken_{false};  // set by the tun->udp thread, read by anyone
 };
 
 // Received datagrams; buffers are owned here and reused between calls. With
@@ -89,12 +134,25 @@ class recv_batch {
 // With `gso`, consecutive datagrams to one destination of one size (the last
 // may be shorter) travel as one message with UDP_SEGMENT: one pass through
 // the kernel's UDP/IP stack for up to 64 datagrams.
+//
+// Failures of a train (flush):
+//   EIO              the route's device cannot segment: the train is resent
+//                    as single datagrams and gso_failed() turns true (the
+//                    caller turns GSO off for the socket: udp_socket::disable_gso)
+//   EMSGSIZE, EINVAL the train is too big for the path or the kernel: resent
+//                    as single datagrams (each then fails or passes alone)
+//   EAGAIN, ENOBUFS  waits for space at most tx_stall_max_waits times per
+//                    flush, then drops the rest
+//   anything else    that message is dropped (unreachable...)
 class send_batch {
  public:
   static constexpr size_t max_datagrams = 2 * udp_batch_capacity;
-  explicit send_batch(bool gso = false) : gso_(gso) {}
+  explicit send_batch(bool gso = false, socket_calls& sys = system_socket_calls())
+      : gso_(gso), sys_(&sys) {}
   // Only while empty (the socket, and what it supports, may change).
   void set_gso(bool on) noexcept { gso_ = on; }
+  // A train failed with EIO since the last call; clears the flag.
+  bool take_gso_failed() noexcept { return std::exchange(gso_failed_, false); }
 
   bool full() const noexcept { return n_iov_ == max_datagrams || n_msg_ == udp_batch_capacity; }
   bool empty() const noexcept { return n_iov_ == 0; }
@@ -106,8 +164,12 @@ class send_batch {
 
  private:
   bool extends_last(size_t len, const sockaddr_storage& dst, socklen_t dst_len) const noexcept;
+  // Sends message i's datagrams one sendmsg at a time; returns the failures.
+  size_t send_singly(int fd, size_t i, int& waits) noexcept;
 
   bool gso_;
+  bool gso_failed_ = false;
+  socket_calls* sys_;
   size_t n_msg_ = 0, n_iov_ = 0;
   std::array<mmsghdr, udp_batch_capacity> msgs_{};
   std::array<iovec, max_datagrams> iovs_{};

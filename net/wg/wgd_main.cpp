@@ -3,7 +3,7 @@
 // TUN, serves the UAPI socket so `wg` configures it, runs until SIGINT or
 // SIGTERM, then tears everything down.
 //
-//   overlay-wg [-f] [--mtu 1420] [--address 10.0.0.1/24]... [--port 0]
+//   overlay-wg [-f] [--mtu 0] [--address 10.0.0.1/24]... [--port 0]
 //              [--uapi-dir /var/run/wireguard] [--no-link] [--no-offload]
 //              [--no-udp-offload] [--no-pin] [--clock-scale K] IFNAME
 //
@@ -43,7 +43,7 @@ int main(int argc, char** argv) {
   bool foreground = true;
   bool no_link = false;
   app.add_flag("-f,--foreground", foreground, "stay in the foreground (always)");
-  app.add_option("--mtu", opts.mtu, "TUN MTU")->capture_default_str();
+  app.add_option("--mtu", opts.mtu, "TUN MTU (0 = the underlay route's MTU minus 80, as wg-quick)")->capture_default_str();
   app.add_option("--address", addrs, "address/prefix for the TUN (repeatable)");
   app.add_option("--port", opts.listen_port, "UDP listen port (0 = random)");
   app.add_option("--uapi-dir", opts.uapi_dir, "directory of the UAPI socket")->capture_default_str();

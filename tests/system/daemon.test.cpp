@@ -15,6 +15,7 @@
 #include "ipc/client.hpp"
 #include "ipc/codec.hpp"
 #include "ipc/framing.hpp"
+#include "ipc/unix_server.hpp"
 #include "tests/system/daemon_process.hpp"
 
 using namespace overlayd;
@@ -369,4 +370,45 @@ TEST_CASE("the HTTP API agrees with the socket and enforces its token") {
   auto perfetto = h.Get("/v1/trace.perfetto");
   REQUIRE(perfetto);
   CHECK(perfetto->body.find("\"traceEvents\"") != std::string::npos);
+}
+
+TEST_CASE("the socket peer's pid and uid appear in the trace and the metrics; a uid's connections are capped") {
+  const uint16_t port = free_tcp_port();
+  daemon_process d("peercred", {"--http", "127.0.0.1:" + std::to_string(port)});
+  auto c = connect_to(d);
+  CHECK(std::holds_alternative<resp::ip>(must_call(*c, req::allocate_ip{"cred", false})));
+  httplib::Client h("127.0.0.1", port);
+  h.set_connection_timeout(5);
+  const std::string uid = std::to_string(::getuid());
+  auto metrics = h.Get("/metrics");
+  REQUIRE(metrics);
+  CHECK(metrics->body.find("overlayd_ipc_connections_open{uid=\"" + uid + "\"} 1") != std::string::npos);
+  CHECK(metrics->body.find("overlayd_ipc_requests_by_uid_total{uid=\"" + uid + "\"} 1") != std::string::npos);
+  auto trace = h.Get("/v1/trace?since=0&limit=100000");
+  REQUIRE(trace);
+  const std::string peer = "\"peer\":{\"gid\":" + std::to_string(::getgid()) +
+                           ",\"pid\":" + std::to_string(::getpid()) + ",\"uid\":" + uid + "}";
+  CHECK(trace->body.find(peer) != std::string::npos);
+
+  // Up to the per-uid cap (the first connection included) are served; one more is closed.
+  std::vector<std::unique_ptr<client>> more;
+  for (size_t i = 1; i < unix_server::max_connections_per_uid; ++i) more.push_back(connect_to(d));
+  for (auto& m : more) CHECK(std::holds_alternative<resp::status>(must_call(*m, req::status{})));
+  auto extra = client::connect(d.socket(), std::chrono::seconds(5));
+  REQUIRE(extra.ok());  // accepted by the kernel, then closed by the daemon
+  auto r = (*extra)->call(req::status{});
+  CHECK_FALSE(r.ok());
+  auto after = h.Get("/metrics");
+  REQUIRE(after);
+  CHECK(after->body.find("overlayd_ipc_connections_refused_total{uid=\"" + uid + "\"} 1") != std::string::npos);
+  // Closing one frees a slot.
+  more.pop_back();
+  bool served = false;
+  for (int i = 0; i < 50 && !served; ++i) {
+    auto again = client::connect(d.socket(), std::chrono::seconds(5));
+    REQUIRE(again.ok());
+    served = (*again)->call(req::status{}).ok();
+    if (!served) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  CHECK(served);
 }
