@@ -31,6 +31,9 @@
 namespace overlayd::actors {
 class observability;
 }
+namespace overlayd::host {
+class data_dir_lock;
+}
 
 namespace overlayd::ipc {
 
@@ -58,7 +61,13 @@ class engine {
  public:
   using done_fn = std::function<void(response)>;
 
+  // Checks the data dir (owned by us, not group/world-writable), takes its
+  // lock (one engine or daemon per data dir: host/data_dir.hpp), then starts
+  // the actors, which recover the host journal.
   static result<std::unique_ptr<engine>> start(engine_config cfg);
+  // The same with the lock already taken (the daemon takes it first, before
+  // binding its sockets).
+  static result<std::unique_ptr<engine>> start(engine_config cfg, host::data_dir_lock lock);
   ~engine();
   engine(const engine&) = delete;
   engine& operator=(const engine&) = delete;

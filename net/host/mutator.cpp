@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "net/host/files.hpp"
+#include "net/host/replay_policy.hpp"
 #include "net/host/sysctl.hpp"
 #include "net/netlink/addr.hpp"
 #include "net/netlink/link.hpp"
@@ -51,18 +52,70 @@ mutator::mutator(mutator&&) noexcept = default;
 mutator& mutator::operator=(mutator&&) noexcept = default;
 mutator::~mutator() = default;
 
+namespace {
+
+// After a journal was quarantined: what on the host is provably ours, as
+// journal entries. Our nft table (by its configured name) and the `zl-`
+// bridges our naming scheme makes; veths are the PID sweep's, TUN devices
+// die with the process that made them.
+std::vector<change> provably_ours(netlink::socket& nl, firewall::firewall& fw) {
+  std::vector<change> out;
+  if (auto links = netlink::list_links(nl); links) {
+    for (const auto& l : *links)
+      if (l.kind == "bridge" && l.name.rfind("zl-", 0) == 0 && is_our_link_name(l.name))
+        out.push_back(make(change_kind::link, {{"name", l.name}}));
+  } else {
+    spdlog::warn("host journal: cannot list links to re-own ours: {}", links.err().message);
+  }
+  if (auto t = fw.table_exists(); t && *t) out.push_back(make(change_kind::nft_table, {{"table", fw.table()}}));
+  return out;
+}
+
+}  // namespace
+
 result<mutator> mutator::open(mutator_config cfg) {
   if (cfg.data_dir.empty()) return error(errc::invalid_argument, "mutator: no data dir");
-  auto jr = journal::open(cfg.data_dir);
-  if (!jr) return std::move(jr).err();
   auto nl = netlink::socket::open();
   if (!nl) return std::move(nl).err();
   auto fw = firewall::firewall::open(cfg.firewall);
   if (!fw) return std::move(fw).err();
+  open_report report;
+  auto jr = journal::open(cfg.data_dir);
+  if (!jr && jr.err().code == errc::protocol) {
+    // Unparsable: keep it for a human, never overwrite it, and go on.
+    const std::string path = cfg.data_dir + "/host-journal.json";
+    auto aside = quarantine_file(path);
+    if (!aside) return error(errc::protocol, jr.err().message + "; moving it aside failed: " + aside.err().message);
+    spdlog::error("{} does not parse ({}); kept as {}; re-owning what is provably ours", path, jr.err().message,
+                  *aside);
+    report.quarantined_to = *aside;
+    report.quarantine_reason = jr.err().message;
+    jr = journal::open(cfg.data_dir);
+    if (jr)
+      for (auto& c : provably_ours(*nl, *fw)) {
+        report.reowned.push_back(c.describe());
+        if (auto r = jr->record(c); !r) return std::move(r).err();
+      }
+  }
+  if (!jr) return std::move(jr).err();
+  // Replay only what we would have written ourselves.
+  const auto policy = replay_policy::for_config(cfg.firewall.table, cfg.managers);
+  std::vector<change> kept;
+  for (const auto& c : jr->entries()) {
+    if (auto why = policy.reject(c)) {
+      spdlog::error("host journal: skipping an entry overlayd does not write, never replaying it: {}: {}",
+                    c.describe(), *why);
+      report.skipped.push_back(c.describe() + ": " + *why);
+    } else {
+      kept.push_back(c);
+    }
+  }
+  if (!report.skipped.empty()) OVERLAYD_TRY(jr->replace(std::move(kept)));
   size_t leftover = jr->entries().size();
   auto sh = std::make_shared<shared>(std::move(cfg), std::move(*jr), std::move(*fw));
   mutator m(std::make_unique<state>(state{std::move(sh), std::move(*nl)}));
   m.leftover_ = leftover;
+  m.report_ = std::move(report);
   return m;
 }
 
@@ -206,7 +259,8 @@ status mutator::mark_unmanaged() {
   auto lk = lock();
   for (const auto& d : unmanaged_dropins(s_->sh->cfg.managers)) {
     OVERLAYD_TRY(s_->sh->jr.record(make(change_kind::file, {{"path", d.path}})));
-    OVERLAYD_TRY(write_file_atomic(d.path, d.content));
+    // 0644: networkd and NetworkManager read them as their own users.
+    OVERLAYD_TRY(write_file_atomic(d.path, d.content, 0644));
   }
   return {};
 }

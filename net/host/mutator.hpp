@@ -63,8 +63,22 @@ class mutator {
   // socket (opened in the calling thread's namespace).
   result<mutator> view();
 
-  // Entries found on disk at open() (a previous run's leftovers).
+  // Entries found on disk at open() (a previous run's leftovers), after the
+  // replay policy dropped what is not ours.
   size_t leftover_changes() const noexcept { return leftover_; }
+
+  // What open() found wrong with the journal on disk. A journal that does
+  // not parse is moved aside (never overwritten) and the node is not left
+  // bricked: what is provably ours (our nft table, `zl-` bridges by our
+  // naming scheme) is re-owned into a fresh journal, so recovery reverts it
+  // like any leftover. Entries outside the replay policy are skipped.
+  struct open_report {
+    std::optional<std::string> quarantined_to;  // where the unparsable journal went
+    std::string quarantine_reason;
+    std::vector<std::string> skipped;  // "<entry>: <why>"
+    std::vector<std::string> reowned;  // entries re-owned after a quarantine
+  };
+  const open_report& report() const noexcept { return report_; }
   status recover(recovery_mode mode = recovery_mode::revert);
   // Reverts every journaled change in reverse order, best-effort: each step
   // is idempotent, failures are logged and skipped, and their records kept
@@ -127,6 +141,7 @@ class mutator {
 
   std::unique_ptr<state> s_;
   size_t leftover_ = 0;
+  open_report report_;
 };
 
 }  // namespace overlayd::host
