@@ -89,6 +89,9 @@ class observability {
     std::lock_guard lock(mu_);
     return files_quarantined_;
   }
+  // Times our nft tables were found changed by someone else and restored.
+  void count_drift_repair() { drift_repairs_.fetch_add(1); }
+  uint64_t drift_repairs() const { return drift_repairs_.load(); }
   uint64_t journal_entries_skipped() const {
     std::lock_guard lock(mu_);
     return journal_entries_skipped_;
@@ -103,6 +106,7 @@ class observability {
   std::vector<std::string> state_problems_;  // guarded by mu_
   uint64_t files_quarantined_ = 0;           // guarded by mu_
   uint64_t journal_entries_skipped_ = 0;     // guarded by mu_
+  std::atomic<uint64_t> drift_repairs_{0};
 };
 
 }  // namespace overlayd::actors

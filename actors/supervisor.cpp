@@ -26,6 +26,7 @@
 #include "net/names.hpp"
 #include "net/netlink/link.hpp"
 #include "ipc/marker.hpp"
+#include "net/host/drift_watch.hpp"
 #include "net/overlay/dedicated.hpp"
 #include "net/overlay/global_overlay.hpp"
 #include "net/overlay/plumbing.hpp"
@@ -279,6 +280,7 @@ class supervisor_impl : public traced<supervisor_actor::base> {
     }
     host_.emplace(std::move(m).value());
     report_journal(host_->report());
+    start_drift_watch();
     sweep_veths();
     if (size_t n = host_->leftover_changes()) {
       spdlog::warn("found {} host changes journaled by a previous run that did not tear down; "
@@ -287,6 +289,20 @@ class supervisor_impl : public traced<supervisor_actor::base> {
       if (auto r = host_->recover(host::recovery_mode::revert); !r)
         spdlog::warn("recovery left something behind: {}", r.err().message);
     }
+  }
+
+  // Our nft tables are put back within seconds when someone else changes
+  // them (net/host/drift_watch.hpp).
+  void start_drift_watch() {
+    auto v = host_->view();
+    if (!v) {
+      spdlog::warn("drift watch not started: {}", v.err().message);
+      return;
+    }
+    auto w = host::drift_watch::start(std::move(v).value(), std::chrono::seconds(2),
+                                      [obs = obs_] { obs->count_drift_repair(); });
+    if (!w) spdlog::warn("drift watch not started: {}", w.err().message);
+    else drift_ = std::move(w).value();
   }
 
   // What the journal check at open found: to /healthz and /metrics (the
@@ -1116,6 +1132,7 @@ class supervisor_impl : public traced<supervisor_actor::base> {
   std::shared_ptr<ipc::marker_store> marker_;  // the marker's one owner (dedicated_transports share it)
   engine_state state_;
   std::optional<host::mutator> host_;  // the supervisor's own view
+  std::unique_ptr<host::drift_watch> drift_;  // after host_: stopped before it goes
   std::string host_error_;
   std::shared_ptr<overlay::global_overlay> global_;
   std::map<std::string, ipc::overlay_mode> service_modes_;

@@ -159,6 +159,9 @@ std::string http_api::impl::metrics_text() const {
   out << "# HELP overlayd_journal_entries_skipped_total Journal entries not of a shape we write, never replayed.\n"
       << "# TYPE overlayd_journal_entries_skipped_total counter\n"
       << "overlayd_journal_entries_skipped_total " << eng->observability().journal_entries_skipped() << "\n";
+  out << "# HELP overlayd_drift_repairs_total Times our nft tables were changed by someone else and restored.\n"
+      << "# TYPE overlayd_drift_repairs_total counter\n"
+      << "overlayd_drift_repairs_total " << eng->observability().drift_repairs() << "\n";
   const auto& ring = eng->observability().ring();
   out << "# HELP overlayd_trace_records_total Messages recorded in the actor trace.\n"
       << "# TYPE overlayd_trace_records_total counter\n"

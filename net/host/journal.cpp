@@ -118,7 +118,11 @@ const change* journal::find(const change& like) const {
   return nullptr;
 }
 
-status journal::persist() const { return write_file_atomic(path_, serialize(entries_)); }
+status journal::persist() const {
+  OVERLAYD_TRY(write_file_atomic(path_, serialize(entries_)));
+  if (after_persist_) after_persist_();
+  return {};
+}
 
 status journal::record(change c) {
   if (find(c) != nullptr) return {};

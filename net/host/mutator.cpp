@@ -1,10 +1,16 @@
 #include "net/host/mutator.hpp"
 
+#include <unistd.h>
+
 #include <mutex>
 
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
+#include <csignal>
+#include <cstdlib>
+#include <tuple>
 
 #include "net/host/files.hpp"
 #include "net/host/replay_policy.hpp"
@@ -27,6 +33,16 @@ struct mutator::shared {
   firewall::firewall fw;
   // Firewalls of other table names met in a recovered journal.
   std::map<std::string, firewall::firewall> other_fw;
+  // What our firewall calls asked for and are still in force (drift repair
+  // replays these), and our tables' listing right after our last change.
+  struct firewall_intent {
+    std::optional<std::vector<net::cidr>> subnet;
+    std::optional<std::vector<net::cidr>> masquerade;
+    std::map<std::pair<std::string, std::string>, std::tuple<net::ip_address, net::ip_address, net::cidr>>
+        members;  // (network, member ip) -> (member, node ip, cluster)
+    std::string listing;
+    bool empty() const { return !subnet && !masquerade && members.empty(); }
+  } intent;
   std::mutex mu;
 };
 
@@ -71,6 +87,21 @@ std::vector<change> provably_ours(netlink::socket& nl, firewall::firewall& fw) {
   return out;
 }
 
+// The kill -9 campaign's crash point (see mutator.hpp).
+void arm_crash_point(journal& jr) {
+  const char* env = std::getenv("OVERLAYD_CRASH_AFTER_JOURNAL_WRITES");
+  if (!env || !*env) return;
+  const long limit = std::strtol(env, nullptr, 10);
+  if (limit <= 0) return;
+  spdlog::warn("crash point armed: SIGKILL after journal write {}", limit);
+  auto writes = std::make_shared<std::atomic<long>>(0);
+  jr.set_after_persist([writes, limit] {
+    const long n = writes->fetch_add(1) + 1;
+    spdlog::debug("crash point: journal write {}", n);  // the campaign's dry run counts these
+    if (n == limit) ::kill(::getpid(), SIGKILL);
+  });
+}
+
 }  // namespace
 
 result<mutator> mutator::open(mutator_config cfg) {
@@ -111,6 +142,7 @@ result<mutator> mutator::open(mutator_config cfg) {
     }
   }
   if (!report.skipped.empty()) OVERLAYD_TRY(jr->replace(std::move(kept)));
+  arm_crash_point(*jr);
   size_t leftover = jr->entries().size();
   auto sh = std::make_shared<shared>(std::move(cfg), std::move(*jr), std::move(*fw));
   mutator m(std::make_unique<state>(state{std::move(sh), std::move(*nl)}));
@@ -293,12 +325,17 @@ status mutator::ensure_subnet_rules(const std::vector<net::cidr>& cluster) {
   auto lk = lock();
   OVERLAYD_TRY(record_table());
   OVERLAYD_TRY(s_->sh->jr.record(make(change_kind::nft_subnet, {{"table", s_->sh->fw.table()}, {"cidrs", join_cidrs(cluster)}})));
-  return s_->sh->fw.ensure_subnet_rules(cluster);
+  OVERLAYD_TRY(s_->sh->fw.ensure_subnet_rules(cluster));
+  s_->sh->intent.subnet = cluster;
+  note_firewall_change();
+  return {};
 }
 
 status mutator::remove_subnet_rules(const std::vector<net::cidr>& cluster) {
   auto lk = lock();
   OVERLAYD_TRY(s_->sh->fw.remove_subnet_rules(cluster));
+  s_->sh->intent.subnet.reset();
+  note_firewall_change();
   return s_->sh->jr.forget(make(change_kind::nft_subnet, {{"table", s_->sh->fw.table()}, {"cidrs", join_cidrs(cluster)}}));
 }
 
@@ -306,12 +343,17 @@ status mutator::ensure_masquerade(const std::vector<net::cidr>& cluster) {
   auto lk = lock();
   OVERLAYD_TRY(record_table());
   OVERLAYD_TRY(s_->sh->jr.record(make(change_kind::nft_masquerade, {{"table", s_->sh->fw.table()}})));
-  return s_->sh->fw.ensure_masquerade(cluster);
+  OVERLAYD_TRY(s_->sh->fw.ensure_masquerade(cluster));
+  s_->sh->intent.masquerade = cluster;
+  note_firewall_change();
+  return {};
 }
 
 status mutator::remove_masquerade() {
   auto lk = lock();
   OVERLAYD_TRY(s_->sh->fw.remove_masquerade());
+  s_->sh->intent.masquerade.reset();
+  note_firewall_change();
   return s_->sh->jr.forget(make(change_kind::nft_masquerade, {{"table", s_->sh->fw.table()}}));
 }
 
@@ -327,12 +369,17 @@ status mutator::ensure_member_isolation(std::string_view network, const net::ip_
   OVERLAYD_TRY(s_->sh->jr.record(make(change_kind::nft_member, {{"table", s_->sh->fw.table()},
                                                      {"network", std::string(network)},
                                                      {"ip", member.to_string()}})));
-  return s_->sh->fw.ensure_member_isolation(network, member, node_ip, cluster);
+  OVERLAYD_TRY(s_->sh->fw.ensure_member_isolation(network, member, node_ip, cluster));
+  s_->sh->intent.members[{std::string(network), member.to_string()}] = {member, node_ip, cluster};
+  note_firewall_change();
+  return {};
 }
 
 status mutator::remove_member_isolation(std::string_view network, const net::ip_address& member) {
   auto lk = lock();
   OVERLAYD_TRY(s_->sh->fw.remove_member_isolation(network, member));
+  s_->sh->intent.members.erase({std::string(network), member.to_string()});
+  note_firewall_change();
   return s_->sh->jr.forget(make(change_kind::nft_member, {{"table", s_->sh->fw.table()},
                                                       {"network", std::string(network)},
                                                       {"ip", member.to_string()}}));
@@ -341,10 +388,54 @@ status mutator::remove_member_isolation(std::string_view network, const net::ip_
 status mutator::remove_overlay_isolation() {
   auto lk = lock();
   OVERLAYD_TRY(s_->sh->fw.remove_overlay_isolation());
+  s_->sh->intent.members.clear();
+  note_firewall_change();
   for (const auto& c : std::vector<change>(s_->sh->jr.entries()))
     if (c.kind == change_kind::nft_member && c.param("table") == s_->sh->fw.table())
       OVERLAYD_TRY(s_->sh->jr.forget(c));
   return {};
+}
+
+// ---- drift -------------------------------------------------------------------
+
+namespace {
+
+// Both of our tables (inet for filtering, bridge for isolation on bridges),
+// as nft lists them; "" for a missing one. Our rules carry no counters, so
+// the text changes only when the ruleset does.
+std::string list_our_tables(firewall::firewall& fw) {
+  std::string out;
+  for (const char* fam : {"inet", "bridge"}) {
+    auto l = fw.nft().run(std::string("list table ") + fam + " " + fw.table());
+    out += fam;
+    out += ":\n";
+    if (l) out += *l;
+  }
+  return out;
+}
+
+}  // namespace
+
+// Caller holds the lock.
+void mutator::note_firewall_change() { s_->sh->intent.listing = list_our_tables(s_->sh->fw); }
+
+result<bool> mutator::repair_firewall_drift() {
+  auto lk = lock();
+  auto& in = s_->sh->intent;
+  auto& fw = s_->sh->fw;
+  if (in.empty()) return false;
+  const std::string now = list_our_tables(fw);
+  if (now == in.listing) return false;
+  // Rebuild from scratch rather than patch: whatever was changed, the result
+  // is exactly what our calls asked for.
+  fw.forget_cache();
+  OVERLAYD_TRY(fw.remove_table());
+  if (in.subnet) OVERLAYD_TRY(fw.ensure_subnet_rules(*in.subnet));
+  if (in.masquerade) OVERLAYD_TRY(fw.ensure_masquerade(*in.masquerade));
+  for (const auto& [key, m] : in.members)
+    OVERLAYD_TRY(fw.ensure_member_isolation(key.first, std::get<0>(m), std::get<1>(m), std::get<2>(m)));
+  in.listing = list_our_tables(fw);
+  return true;
 }
 
 // ---- revert and recovery ---------------------------------------------------
@@ -413,6 +504,7 @@ status mutator::revert_one(const change& c) {
 
 status mutator::revert_all() {
   auto lk = lock();
+  s_->sh->intent = {};  // nothing of ours is expected any more
   std::vector<change> failed;
   const auto entries = s_->sh->jr.entries();
   for (auto it = entries.rbegin(); it != entries.rend(); ++it) {

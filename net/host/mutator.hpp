@@ -20,6 +20,12 @@
 //   mark_unmanaged                  -> remove the drop-in files
 //   firewall ensure_*               -> the matching remove_*, then our table
 // Link up/MTU/master changes are not journaled: they go with the link.
+//
+// Testing hook (the kill -9 campaign, tests/system/host_kill9_campaign.sh):
+// with OVERLAYD_CRASH_AFTER_JOURNAL_WRITES=N in the environment at open(),
+// the process SIGKILLs itself right after the Nth journal write of this
+// run reaches the disk — the worst moment: the journal says more than the
+// kernel has. Unset (always, outside that test) it does nothing.
 #pragma once
 
 #include <map>
@@ -122,6 +128,15 @@ class mutator {
   status remove_member_isolation(std::string_view network, const net::ip_address& member);
   status remove_overlay_isolation();
 
+  // ---- drift ----
+  // Our nft tables as we last left them are remembered (their listing right
+  // after each of our changes, and the arguments of every ensure_* still in
+  // force). When the listing differs now (someone ran `nft flush ruleset`,
+  // deleted a set element, ...), our tables are rebuilt from those
+  // arguments. Returns whether it repaired anything. Nothing is expected
+  // before the first ensure_* or after revert_all.
+  result<bool> repair_firewall_drift();
+
   // A copy of the journal's entries (other views may be appending).
   std::vector<change> changes() const;
   // This view's socket, for reads and for plumbing that journals through us.
@@ -135,6 +150,7 @@ class mutator {
   status record(change c);
   status forget(const change& c);
   status record_table();
+  void note_firewall_change();  // caller holds the lock
   status revert_one(const change& c);
   bool still_exists(const change& c);
   result<firewall::firewall*> firewall_for(const std::string& table);
