@@ -1,12 +1,13 @@
 // drift_watch: notices when something else changes what the daemon owns in
 // nftables (`nft flush ruleset`, as `systemctl reload nftables` does; a
-// deleted set element) and has the mutator put it back (see
-// mutator::repair_firewall_drift), so isolation never stays open silently.
+// deleted set element) or removes one of its routes, and has the mutator put
+// it back (mutator::repair_firewall_drift / repair_route_drift), so
+// isolation never stays open silently.
 //
-// One thread per daemon. It listens on the nftables netlink multicast group
-// (NFNLGRP_NFTABLES: every ruleset change in this namespace, ours included)
-// and checks ~100 ms after the last event; a periodic check is the backstop
-// for a missed event (multicast overrun, no permission to subscribe).
+// One thread per daemon. It listens on the nftables and rtnetlink route
+// multicast groups (every change in this namespace, ours included) and
+// checks ~100 ms after the last event; a periodic check is the backstop for
+// a missed event (multicast overrun, no permission to subscribe).
 // Timers: the periodic check (`period`, 2 s in the daemon).
 //
 //   netlink event / period ──> repair_firewall_drift() ──> on_repair()
@@ -38,12 +39,14 @@ class drift_watch {
   drift_watch& operator=(const drift_watch&) = delete;
 
  private:
-  drift_watch(mutator view, unique_fd events, unique_fd wake, std::chrono::milliseconds period, repaired_fn fn);
+  drift_watch(mutator view, unique_fd events, unique_fd routes, unique_fd wake, std::chrono::milliseconds period,
+              repaired_fn fn);
   void loop();
   void check();
 
   mutator view_;
   unique_fd events_;  // NETLINK_NETFILTER, NFNLGRP_NFTABLES; empty when not subscribed
+  unique_fd routes_;  // NETLINK_ROUTE, IPv4/IPv6 route groups; empty when not subscribed
   unique_fd wake_;    // eventfd: wakes the thread to stop
   std::chrono::milliseconds period_;
   repaired_fn on_repair_;

@@ -42,6 +42,11 @@ struct mutator::shared {
         members;  // (network, member ip) -> (member, node ip, cluster)
     std::string listing;
     bool empty() const { return !subnet && !masquerade && members.empty(); }
+    // (dst, dev) -> (dst, src) of every replace_route still in force.
+    std::map<std::pair<std::string, std::string>, std::pair<net::cidr, std::optional<net::ip_address>>> routes;
+    void forget_routes_on(std::string_view dev) {
+      std::erase_if(routes, [&](const auto& r) { return r.first.second == dev; });
+    }
   } intent;
   std::mutex mu;
 };
@@ -203,11 +208,19 @@ status mutator::create_veth(std::string_view host_name, std::string_view peer_na
 }
 
 status mutator::delete_link(std::string_view name) {
+  {
+    std::lock_guard lk(s_->sh->mu);
+    s_->sh->intent.forget_routes_on(name);  // first: drift repair must not race the delete
+  }
   OVERLAYD_TRY(netlink::delete_link(s_->nl, name));
   return forget(make(change_kind::link, {{"name", std::string(name)}}));
 }
 
 status mutator::move_to_netns(std::string_view name, int netns_fd, std::string_view new_name) {
+  {
+    std::lock_guard lk(s_->sh->mu);
+    s_->sh->intent.forget_routes_on(name);
+  }
   OVERLAYD_TRY(netlink::move_to_netns(s_->nl, name, netns_fd, new_name));
   return forget(make(change_kind::link, {{"name", std::string(name)}}));
 }
@@ -237,11 +250,29 @@ status mutator::replace_route(const net::cidr& dst, std::string_view dev,
                               std::optional<net::ip_address> src) {
   OVERLAYD_TRY(netlink::check_route_families(dst, std::nullopt, src));
   OVERLAYD_TRY(record(make(change_kind::route, {{"dst", dst.to_string()}, {"dev", std::string(dev)}})));
-  return netlink::replace_dev_route(s_->nl, dst, dev, src);
+  OVERLAYD_TRY(netlink::replace_dev_route(s_->nl, dst, dev, src));
+  std::lock_guard lk(s_->sh->mu);
+  s_->sh->intent.routes[{dst.to_string(), std::string(dev)}] = {dst, src};
+  return {};
 }
 
 status mutator::delete_route(const net::cidr& dst, std::string_view dev) {
-  OVERLAYD_TRY(netlink::delete_route(s_->nl, dst, dev));
+  const std::pair<std::string, std::string> key{dst.to_string(), std::string(dev)};
+  std::optional<std::pair<net::cidr, std::optional<net::ip_address>>> was;
+  {
+    // Out of the intent first, so drift repair never puts back a route
+    // that is being deleted.
+    std::lock_guard lk(s_->sh->mu);
+    if (auto it = s_->sh->intent.routes.find(key); it != s_->sh->intent.routes.end()) {
+      was = it->second;
+      s_->sh->intent.routes.erase(it);
+    }
+  }
+  if (auto st = netlink::delete_route(s_->nl, dst, dev); !st) {
+    std::lock_guard lk(s_->sh->mu);
+    if (was) s_->sh->intent.routes[key] = *was;
+    return st;
+  }
   return forget(make(change_kind::route, {{"dst", dst.to_string()}, {"dev", std::string(dev)}}));
 }
 
@@ -436,6 +467,28 @@ result<bool> mutator::repair_firewall_drift() {
     OVERLAYD_TRY(fw.ensure_member_isolation(key.first, std::get<0>(m), std::get<1>(m), std::get<2>(m)));
   in.listing = list_our_tables(fw);
   return true;
+}
+
+result<size_t> mutator::repair_route_drift() {
+  auto lk = lock();
+  auto& routes = s_->sh->intent.routes;
+  size_t restored = 0;
+  for (auto it = routes.begin(); it != routes.end();) {
+    const auto& [key, r] = *it;
+    if (auto l = netlink::get_link(s_->nl, key.second); !l) {
+      if (l.err().code != errc::not_found) return std::move(l).err();
+      it = routes.erase(it);  // the route went with its device
+      continue;
+    }
+    auto back = netlink::restore_dev_route(s_->nl, r.first, key.second, r.second);
+    if (!back) return std::move(back).err();
+    if (*back) {
+      spdlog::warn("host drift: route {} dev {} was removed by someone else; restored it", key.first, key.second);
+      ++restored;
+    }
+    ++it;
+  }
+  return restored;
 }
 
 // ---- revert and recovery ---------------------------------------------------

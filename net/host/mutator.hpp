@@ -136,6 +136,10 @@ class mutator {
   // arguments. Returns whether it repaired anything. Nothing is expected
   // before the first ensure_* or after revert_all.
   result<bool> repair_firewall_drift();
+  // The same for our routes (replace_route calls still in force): each one
+  // missing is added back; a route whose device is gone is forgotten (it
+  // went with its device). Returns how many were restored.
+  result<size_t> repair_route_drift();
 
   // A copy of the journal's entries (other views may be appending).
   std::vector<change> changes() const;

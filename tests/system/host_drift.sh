@@ -4,11 +4,14 @@
 # namespace (as `systemctl reload nftables` does). Within 5 s the daemon
 # notices (nftables netlink events, a 2 s check as backstop), restores its
 # tables, logs it and counts it in /metrics: red still cannot reach blue.
-# Deleting one isolation set element is repaired the same way.
+# Deleting one isolation set element, or one of our routes, is repaired the
+# same way; a route the daemon removes itself stays removed.
 #
 #   namespace N (node; HTTP on its own 127.0.0.1:7420)
 #   +-------------------------------------------------------------+
 #   |  overlayd --data-dir D        nft tables inet/bridge ovl_<tag> |
+#   |  bridge zl-...-b (service web) <- G1 (join_global: host route   |
+#   |                                       <ip>/32 dev veth-<pid>-g)  |
 #   |  bridge zl-...-b (service iso, isolated)                       |
 #   |     |                  |                  |                    |
 #   |   veth              veth               veth                    |
@@ -69,6 +72,7 @@ pids+=("$ovl_pid")
 ovl_ctl "$dir" '{"op":"set_local_node_id","node_id":1}' > /dev/null
 ovl_ctl "$dir" "{\"op\":\"setup_global_overlay\",\"deployment\":\"$tag\",\"instance_id\":\"1\",\"cluster_cidr\":\"10.200.0.0/16\",\"slice_cidr\":\"10.200.0.0/28\",\"wg_port\":51820}" > /dev/null
 ovl_ctl "$dir" '{"op":"setup_service_overlay","service":"iso","mode":"isolated"}' > /dev/null
+ovl_ctl "$dir" '{"op":"setup_service_overlay","service":"web"}' > /dev/null
 container ${N}r1; pr1=$cpid
 container ${N}r2; pr2=$cpid
 container ${N}b1; pb1=$cpid
@@ -107,7 +111,27 @@ ip netns exec "$N" nft list set "$fam" "$T" "$set_name" | grep -qF "$ipb"
 blocked ${N}r1 "$ipb"
 echo "ok: a deleted set element was put back"
 
+# --- one of our routes deleted (a global-overlay member's host route) ---------
+container ${N}g1; pg=$cpid
+ipg=$(field "$(ovl_ctl "$dir" "{\"op\":\"attach_container\",\"handle\":{\"platform\":\"linux_pid\",\"pid\":$pg},\"service\":\"web\",\"join_global\":true}")" ip)
+route=$(ip -n "$N" route show dev "veth-$pg-g")
+[ -n "$route" ] || { echo "no host route via veth-$pg-g"; exit 1; }
+dst=$(awk '{print $1; exit}' <<< "$route")
+before=$(metric overlayd_drift_repairs_total)
+ip -n "$N" route del "$dst" dev "veth-$pg-g"
+back=""
+for _ in $(seq 50); do back=$(ip -n "$N" route show dev "veth-$pg-g"); [ -n "$back" ] && break; sleep 0.1; done
+[ "$back" = "$route" ] || { echo "route not restored within 5 s: '$back' (was '$route')"; exit 1; }
+grep -q "route $dst.* dev veth-$pg-g was removed by someone else; restored it" "$dir.log"
+[ "$(metric overlayd_drift_repairs_total)" -gt "$before" ]
+echo "ok: a deleted route of ours ($dst dev veth-$pg-g, container $ipg) was put back within 5 s"
+
+# What the daemon removes itself stays removed.
+ovl_ctl "$dir" "{\"op\":\"detach_container\",\"handle\":{\"platform\":\"linux_pid\",\"pid\":$pg}}" > /dev/null
+sleep 2.5
+[ -z "$(ip -n "$N" route show "$dst")" ] || { echo "a route removed by the daemon came back"; exit 1; }
+
 ovl_ctl "$dir" '{"op":"shutdown"}' > /dev/null
 ovl_wait_gone "$ovl_pid"
 if ip netns exec "$N" nft list table inet "$T" 2> /dev/null; then echo "table left after shutdown"; exit 1; fi
-echo "drift: flushed and edited nft state restored within 5 s, isolation never left open"
+echo "drift: flushed and edited nft state and a deleted route restored within 5 s, isolation never left open"
