@@ -87,10 +87,11 @@ class dedicated_transport_impl : public traced<dedicated_transport_actor::base> 
     const std::string& svc = st_->service;
     dedicated_up out;
     // Identity: reused from the marker when complete, else minted.
-    const std::string marker_path = ipc::network_marker::path_in(ctx.data_dir);
-    std::string warning;
-    auto marker = ipc::network_marker::load(marker_path, &warning);
-    if (!warning.empty()) spdlog::warn("{}", warning);
+    auto loaded = st_->marker->read();
+    // Unreadable (not malformed: that is moved aside): minting a new identity
+    // now could later overwrite the keys it holds.
+    if (!loaded) return fail(std::move(loaded).err());
+    const ipc::network_marker& marker = *loaded;
     const std::string owner = ipc::network_marker::owner_for_service(svc);
     overlay::dedicated_spec spec;
     spec.uapi_dir = ctx.uapi_dir;
@@ -136,13 +137,25 @@ class dedicated_transport_impl : public traced<dedicated_transport_actor::base> 
       return fail(error(d.err().code, "Failed to create dedicated overlay for " + svc + ": " + d.err().message));
     }
     std::shared_ptr<overlay::dedicated_overlay> dev = std::move(d).value();
-    // Persist the identity (a failure leaves the device live: seed).
-    marker.upsert({owner, "wg-dedicated", dev->interface(), dev->public_key_base64(),
-                   dev->subnet().to_string(), dev->port(), crypto::key_to_base64(spec.private_key.span()),
-                   dev->public_key_base64(), dev->interface()});
-    if (auto r = marker.save(marker_path); !r)
-      spdlog::warn("service {}: failed to persist dedicated-overlay marker (device still live): {}", svc,
-                   r.err().message);
+    // Persist the identity before answering: a device whose key is on no
+    // disk would come back with another key after a restart, and its peers
+    // would stop working. A failed write (full disk) undoes the bring-up and
+    // answers err; the marker keeps its old content.
+    ipc::managed_network rec_new{owner, "wg-dedicated", dev->interface(), dev->public_key_base64(),
+                                 dev->subnet().to_string(), dev->port(),
+                                 crypto::key_to_base64(spec.private_key.span()), dev->public_key_base64(),
+                                 dev->interface()};
+    if (auto r = st_->marker->update([&](ipc::network_marker& m) {
+          m.upsert(rec_new);
+          return true;
+        });
+        !r) {
+      dev.reset();
+      ask(pool::release_port{*port});
+      ask(pool::release_subnet{svc, ctx.node_key});
+      return fail(error(r.err().code, "service " + svc + ": dedicated identity not persisted, device removed: " +
+                                          r.err().message));
+    }
     // The local key carries this service's subnet (seed; non-fatal).
     if (ctx.local_wg_pubkey)
       if (auto k = crypto::public_key_from_base64(*ctx.local_wg_pubkey); k)
@@ -197,12 +210,9 @@ class dedicated_transport_impl : public traced<dedicated_transport_actor::base> 
     ask(pool::set_routed{"dedicated:" + st_->service, {}});
     if (!forget_identity) return;
     // teardown_service_overlay: the identity goes with the service.
-    const std::string marker_path = ipc::network_marker::path_in(st_->data_dir);
-    std::string warning;
-    auto marker = ipc::network_marker::load(marker_path, &warning);
-    if (marker.remove(ipc::network_marker::owner_for_service(st_->service)))
-      if (auto r = marker.save(marker_path); !r)
-        spdlog::warn("service {}: marker entry not removed: {}", st_->service, r.err().message);
+    const std::string owner = ipc::network_marker::owner_for_service(st_->service);
+    if (auto r = st_->marker->update([&](ipc::network_marker& m) { return m.remove(owner); }); !r)
+      spdlog::warn("service {}: marker entry not removed: {}", st_->service, r.err().message);
   }
 
   ipc::response peer_op(const ipc::request& r) {

@@ -25,6 +25,7 @@
 #include "actors/messages.hpp"
 #include "actors/observability.hpp"
 #include "actors/pool_client.hpp"
+#include "ipc/marker_store.hpp"
 #include "net/overlay/dedicated.hpp"
 
 namespace overlayd::host {
@@ -34,10 +35,12 @@ class mutator;
 namespace overlayd::actors {
 
 struct dedicated_state {
-  dedicated_state(std::string svc, std::string dir) : service(std::move(svc)), data_dir(std::move(dir)) {}
+  dedicated_state(std::string svc, std::shared_ptr<ipc::marker_store> m)
+      : service(std::move(svc)), marker(std::move(m)) {}
 
   const std::string service;
-  const std::string data_dir;  // where the marker lives
+  // The engine's one marker owner, shared by every dedicated_transport.
+  const std::shared_ptr<ipc::marker_store> marker;
   // Set while the device should exist (what a restart rebuilds).
   std::optional<service_context> up_with;
   // Service-scoped peers as installed (add_allowed_ip / remove_allowed_ip

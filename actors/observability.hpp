@@ -78,6 +78,34 @@ class observability {
     return nat_mapping_;
   }
 
+  // State files that failed to parse and were moved aside, and journal
+  // entries skipped as not ours: what /healthz and /metrics report so an
+  // operator learns of them without reading the log. Bounded: the oldest
+  // lines go first.
+  static constexpr size_t max_state_problems = 64;
+  void report_state_problem(std::string line, bool quarantined) {
+    std::lock_guard lock(mu_);
+    if (quarantined) ++files_quarantined_;
+    else ++journal_entries_skipped_;
+    if (state_problems_.size() >= max_state_problems) state_problems_.erase(state_problems_.begin());
+    state_problems_.push_back(std::move(line));
+  }
+  std::vector<std::string> state_problems() const {
+    std::lock_guard lock(mu_);
+    return state_problems_;
+  }
+  uint64_t files_quarantined() const {
+    std::lock_guard lock(mu_);
+    return files_quarantined_;
+  }
+  // Times our nft tables were found changed by someone else and restored.
+  void count_drift_repair() { drift_repairs_.fetch_add(1); }
+  uint64_t drift_repairs() const { return drift_repairs_.load(); }
+  uint64_t journal_entries_skipped() const {
+    std::lock_guard lock(mu_);
+    return journal_entries_skipped_;
+  }
+
  private:
   trace_ring ring_;
   engine_counters counters_;
@@ -85,6 +113,10 @@ class observability {
   std::map<std::string, std::shared_ptr<actor_stats>> stats_;
   std::string nat_attempts_ = "[]";  // guarded by mu_
   std::string nat_mapping_ = R"({"mapping":"unknown","problems":[]})";  // guarded by mu_
+  std::vector<std::string> state_problems_;  // guarded by mu_
+  uint64_t files_quarantined_ = 0;           // guarded by mu_
+  uint64_t journal_entries_skipped_ = 0;     // guarded by mu_
+  std::atomic<uint64_t> drift_repairs_{0};
 };
 
 }  // namespace overlayd::actors

@@ -26,6 +26,7 @@
 #include "net/names.hpp"
 #include "net/netlink/link.hpp"
 #include "ipc/marker.hpp"
+#include "net/host/drift_watch.hpp"
 #include "net/overlay/dedicated.hpp"
 #include "net/overlay/global_overlay.hpp"
 #include "net/overlay/plumbing.hpp"
@@ -133,7 +134,14 @@ ipc::peer_status to_wire(const wg::peer_status& p) {
 class supervisor_impl : public traced<supervisor_actor::base> {
  public:
   supervisor_impl(caf::actor_config& cfg, observability* obs, supervisor_config sc)
-      : traced(cfg, obs, "supervisor"), obs_(obs), cfg_(std::move(sc)) {
+      : traced(cfg, obs, "supervisor"),
+        obs_(obs),
+        cfg_(std::move(sc)),
+        marker_(std::make_shared<ipc::marker_store>(
+            ipc::network_marker::path_in(cfg_.data_dir),
+            [obs](const std::string& path, const std::string& aside, const std::string& why) {
+              obs->report_state_problem(path + " did not parse (" + why + "); moved aside to " + aside, true);
+            })) {
     set_down_handler([this](caf::down_msg& dm) { on_child_down(dm); });
   }
 
@@ -275,6 +283,8 @@ class supervisor_impl : public traced<supervisor_actor::base> {
       return;
     }
     host_.emplace(std::move(m).value());
+    report_journal(host_->report());
+    start_drift_watch();
     sweep_veths();
     if (size_t n = host_->leftover_changes()) {
       spdlog::warn("found {} host changes journaled by a previous run that did not tear down; "
@@ -283,6 +293,31 @@ class supervisor_impl : public traced<supervisor_actor::base> {
       if (auto r = host_->recover(host::recovery_mode::revert); !r)
         spdlog::warn("recovery left something behind: {}", r.err().message);
     }
+  }
+
+  // Our nft tables are put back within seconds when someone else changes
+  // them (net/host/drift_watch.hpp).
+  void start_drift_watch() {
+    auto v = host_->view();
+    if (!v) {
+      spdlog::warn("drift watch not started: {}", v.err().message);
+      return;
+    }
+    auto w = host::drift_watch::start(std::move(v).value(), std::chrono::seconds(2),
+                                      [obs = obs_] { obs->count_drift_repair(); });
+    if (!w) spdlog::warn("drift watch not started: {}", w.err().message);
+    else drift_ = std::move(w).value();
+  }
+
+  // What the journal check at open found: to /healthz and /metrics (the
+  // mutator has logged each line already).
+  void report_journal(const host::mutator::open_report& r) {
+    if (r.quarantined_to)
+      obs_->report_state_problem("host journal did not parse (" + r.quarantine_reason + "); moved aside to " +
+                                     *r.quarantined_to + "; re-owned " + std::to_string(r.reowned.size()) +
+                                     " provably ours",
+                                 true);
+    for (const auto& line : r.skipped) obs_->report_state_problem("host journal entry skipped: " + line, false);
   }
 
   // A child's own view of the host (its own netlink socket, our journal).
@@ -561,7 +596,7 @@ class supervisor_impl : public traced<supervisor_actor::base> {
     auto view = host_view();
     if (!view) return std::move(view).err();
     dedicated_child d;
-    d.st = std::make_shared<dedicated_state>(svc, cfg_.data_dir);
+    d.st = std::make_shared<dedicated_state>(svc, marker_);
     d.host = *view;
     d.actor = spawn_dedicated_transport(system(), obs_, d.st, d.host, pools_);
     monitor(d.actor);
@@ -1229,8 +1264,10 @@ class supervisor_impl : public traced<supervisor_actor::base> {
 
   observability* obs_;
   supervisor_config cfg_;
+  std::shared_ptr<ipc::marker_store> marker_;  // the marker's one owner (dedicated_transports share it)
   engine_state state_;
   std::optional<host::mutator> host_;  // the supervisor's own view
+  std::unique_ptr<host::drift_watch> drift_;  // after host_: stopped before it goes
   std::string host_error_;
   std::shared_ptr<overlay::global_overlay> global_;
   std::map<std::string, ipc::overlay_mode> service_modes_;

@@ -13,8 +13,13 @@
 //    supervisor holds); a torn-down service's actors are retired.
 // On `stop` it reverts every host change in reverse order, then replies.
 // Host changes go through host::mutator views sharing one journal under the
-// data dir; a journal left by a crashed run is reverted when it starts.
-// Timers: an orphan-veth sweep every 60 s (and at start-up).
+// data dir; a journal left by a crashed run is reverted when it starts
+// (entries outside host/replay_policy.hpp skipped, an unparsable journal
+// quarantined; both reported through observability). The marker has one
+// owner here (ipc::marker_store), shared by the dedicated_transports.
+// Timers: an orphan-veth sweep every 60 s (and at start-up); the drift
+// watch (host/drift_watch.hpp, its own thread) checks our nft tables on
+// every ruleset event and every 2 s.
 #pragma once
 
 #include <caf/fwd.hpp>

@@ -1,11 +1,13 @@
-// overlayd: the node-local overlay network daemon. Thin: parse flags, start
-// the engine, its Unix socket and HTTP API, turn SIGTERM/SIGINT into a
-// `shutdown` request, and stop everything in reverse order.
+// overlayd: the node-local overlay network daemon. Thin: parse flags, take
+// the data dir's lock, bind its Unix socket and HTTP API, start the engine,
+// serve; turn SIGTERM/SIGINT/SIGQUIT into a `shutdown` request (SIGHUP logs
+// state), and stop everything in reverse order.
 #include <signal.h>
 
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <cstdio>
 #include <thread>
 
@@ -15,10 +17,13 @@
 #include "ipc/http_api.hpp"
 #include "ipc/socket_path.hpp"
 #include "ipc/unix_server.hpp"
+#include "net/host/data_dir.hpp"
+#include "actors/observability.hpp"
 
 using namespace overlayd;
 
 int main(int argc, char** argv) {
+  std::atomic<bool> engine_stopping{false};
   CLI::App app{"overlayd: node-local overlay network daemon"};
   ipc::engine_config cfg;
   std::string socket_path, http = "127.0.0.1:7420", log_level = "info", log_format = "text";
@@ -103,21 +108,42 @@ int main(int argc, char** argv) {
     http_bind = *ep;
   }
 
-  // Signals go to one thread (below) that turns them into a shutdown request;
-  // block them before any other thread exists so every thread inherits that.
+  // Signals go to one thread (below); block them before any other thread
+  // exists so every thread inherits that. Children we spawn get a clean mask
+  // (net/firewall/spawn.cpp).
+  //   SIGTERM, SIGINT, SIGQUIT: shut down as a `shutdown` request would
+  //     (revert every host change, remove the socket, exit 0).
+  //   SIGHUP: not fatal. Logs one line of state (data dir, lock holder,
+  //     actors running, state-file problems) and flushes the log; the
+  //     daemon keeps serving. (Its log goes to stderr, so there is no file
+  //     to reopen.)
   sigset_t sigs;
   sigemptyset(&sigs);
-  sigaddset(&sigs, SIGTERM);
-  sigaddset(&sigs, SIGINT);
+  for (int s : {SIGTERM, SIGINT, SIGQUIT, SIGHUP}) sigaddset(&sigs, s);
   pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
-  auto eng = ipc::engine::start(cfg);
-  if (!eng) {
-    spdlog::error("{}", eng.err().message);
+  // Start order: nothing touches the host before this daemon is the only
+  // one on its data dir, and nothing is recovered before every socket is
+  // bound (a bind failure then changes nothing):
+  //   1. data dir checked, lock taken;  2. IPC socket and HTTP bound;
+  //   3. engine started (host journal recovery);  4. serve.
+  if (auto d = host::prepare_data_dir(cfg.data_dir); !d) {
+    spdlog::error("{}", d.err().message);
     return 1;
   }
-  auto& engine = **eng;
+  auto lock = host::data_dir_lock::acquire(cfg.data_dir);
+  if (!lock) {
+    spdlog::error("{}", lock.err().message);
+    return 1;
+  }
+  // The socket file appears at bind; clients that connect before step 4
+  // wait in the listen backlog.
+  auto server = ipc::unix_server::bind(socket_path);
+  if (!server) {
+    spdlog::error("{}", server.err().message);
+    return 1;
+  }
   std::unique_ptr<ipc::http_api> api;
   if (http_bind) {
     auto token = ipc::load_or_create_token(cfg.data_dir);
@@ -125,35 +151,48 @@ int main(int argc, char** argv) {
       spdlog::error("{}", token.err().message);
       return 1;
     }
-    auto a = ipc::http_api::start(*http_bind, engine, *token);
+    auto a = ipc::http_api::bind(*http_bind, *token);
     if (!a) {
       spdlog::error("{}", a.err().message);
       return 1;
     }
     api = std::move(a).value();
   }
-  // The socket appears last: once it exists, everything else is up.
-  auto server = ipc::unix_server::start(socket_path, engine);
-  if (!server) {
-    spdlog::error("{}", server.err().message);
+  auto eng = ipc::engine::start(cfg, std::move(lock).value());
+  if (!eng) {
+    spdlog::error("{}", eng.err().message);
     return 1;
   }
+  auto& engine = **eng;
+  if (api) api->serve(engine);
+  (*server)->serve(engine);
   spdlog::info("overlayd {} ready: socket {}, http {}, data dir {}", OVERLAYD_VERSION,
                socket_path, http_bind ? http : "off", cfg.data_dir);
   cmd::sd_notify("READY=1\nSTATUS=serving");
 
   std::thread signals([&] {
-    int sig = 0;
-    sigwait(&sigs, &sig);
-    if (engine.shutdown_requested()) return;
-    if (sig == 0) return;  // woken by us at exit
-    spdlog::info("signal {}: shutting down as a `shutdown` request would", sig);
-    auto r = engine.call(ipc::req::shutdown{});
-    if (auto* e = std::get_if<ipc::resp::err>(&r)) spdlog::error("shutdown: {}", e->message);
+    for (;;) {
+      int sig = 0;
+      if (sigwait(&sigs, &sig) != 0) return;
+      if (engine.shutdown_requested() || engine_stopping.load()) return;  // woken by us at exit
+      if (sig == SIGHUP) {
+        auto problems = engine.observability().state_problems();
+        spdlog::info("SIGHUP: still serving; data dir {}, {} actors running, {} state-file problem(s){}",
+                     cfg.data_dir, engine.running_actors(), problems.size(),
+                     problems.empty() ? "" : ": " + problems.back());
+        spdlog::default_logger()->flush();
+        continue;
+      }
+      spdlog::info("signal {}: shutting down as a `shutdown` request would", sig);
+      auto r = engine.call(ipc::req::shutdown{});
+      if (auto* e = std::get_if<ipc::resp::err>(&r)) spdlog::error("shutdown: {}", e->message);
+      return;
+    }
   });
 
   engine.wait_for_shutdown();
   cmd::sd_notify("STOPPING=1");
+  engine_stopping = true;
   if (api) api->stop();
   (*server)->stop();
   engine.stop();

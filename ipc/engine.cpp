@@ -14,6 +14,7 @@
 #include "actors/observability.hpp"
 #include "actors/supervisor.hpp"
 #include "ipc/validate.hpp"
+#include "net/host/data_dir.hpp"
 
 namespace overlayd::ipc {
 
@@ -27,6 +28,7 @@ struct pending_call {
 };
 
 struct engine::impl {
+  std::optional<host::data_dir_lock> lock;  // released once every actor has exited
   caf::actor_system_config cfg;
   std::unique_ptr<caf::actor_system> sys;
   actors::supervisor_actor supervisor;
@@ -41,12 +43,16 @@ engine::engine(engine_config cfg)
 }
 
 result<std::unique_ptr<engine>> engine::start(engine_config cfg) {
-  std::error_code ec;
-  std::filesystem::create_directories(cfg.data_dir, ec);
-  if (ec) return system_error("create data dir", cfg.data_dir, ec.value());
+  OVERLAYD_TRY(host::prepare_data_dir(cfg.data_dir));
+  auto lock = host::data_dir_lock::acquire(cfg.data_dir);
+  if (!lock) return std::move(lock).err();
+  return start(std::move(cfg), std::move(lock).value());
+}
 
+result<std::unique_ptr<engine>> engine::start(engine_config cfg, host::data_dir_lock lock) {
   std::unique_ptr<engine> e(new engine(std::move(cfg)));
   auto& im = *e->impl_;
+  im.lock.emplace(std::move(lock));
   if (e->cfg_.worker_threads) im.cfg.set("scheduler.max-threads", e->cfg_.worker_threads);
   im.sys = std::make_unique<caf::actor_system>(im.cfg);
   actors::supervisor_config sc;
@@ -171,7 +177,7 @@ result<std::vector<actors::service_row>> engine::services() {
   return out;
 }
 
-result<std::vector<actors::peer_row>> engine::peers() {
+result<std::vector<actors::peer_row>> engine::wg_peers() {
   if (stopped_.load() || !impl_->sys || !impl_->supervisor) return error(errc::precondition, "engine stopped");
   caf::scoped_actor self{*impl_->sys};
   result<std::vector<actors::peer_row>> out = error(errc::timeout, "supervisor did not answer");
@@ -216,6 +222,7 @@ void engine::stop() {
     impl_->supervisor = nullptr;
     impl_->sys.reset();  // blocks until every actor has exited
   }
+  impl_->lock.reset();  // nothing of ours touches the host any more
   // Whatever the actors did not answer is answered now.
   std::map<uint64_t, std::shared_ptr<pending_call>> left;
   {

@@ -33,6 +33,9 @@
 namespace overlayd::actors {
 class observability;
 }
+namespace overlayd::host {
+class data_dir_lock;
+}
 
 namespace overlayd::ipc {
 
@@ -67,7 +70,13 @@ class engine {
  public:
   using done_fn = std::function<void(response)>;
 
+  // Checks the data dir (owned by us, not group/world-writable), takes its
+  // lock (one engine or daemon per data dir: host/data_dir.hpp), then starts
+  // the actors, which recover the host journal.
   static result<std::unique_ptr<engine>> start(engine_config cfg);
+  // The same with the lock already taken (the daemon takes it first, before
+  // binding its sockets).
+  static result<std::unique_ptr<engine>> start(engine_config cfg, host::data_dir_lock lock);
   ~engine();
   engine(const engine&) = delete;
   engine& operator=(const engine&) = delete;
@@ -95,7 +104,7 @@ class engine {
   // device and port (GET /v1/services).
   result<std::vector<actors::service_row>> services();
   // Every peer of every device of the node, with byte counters (GET /v1/peers).
-  result<std::vector<actors::peer_row>> peers();
+  result<std::vector<actors::peer_row>> wg_peers();
   actors::observability& observability() noexcept { return *obs_; }
   const request_metrics& metrics() const noexcept { return metrics_; }
   peer_metrics& peers() noexcept { return peers_; }

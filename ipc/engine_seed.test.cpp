@@ -382,7 +382,8 @@ TEST_CASE("a dedicated service gets a distinct device, port and key, and service
     CHECK(*info.wg_public_key != global_key);
     auto s = e.status();
     REQUIRE(s.dedicated_services.size() == 1);
-    const auto& d = s.dedicated_services[0];
+    // A copy: `s` is reassigned below, which frees what a reference would see.
+    const auto d = s.dedicated_services[0];
     CHECK(d.service == "web");
     CHECK(d.listen_port == *info.wg_port);
     CHECK(d.interface != global_dev);

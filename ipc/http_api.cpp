@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "actors/observability.hpp"
+#include "core/atomic_file.hpp"
 #include "ipc/codec.hpp"
 #include "ipc/engine.hpp"
 #include "ipc/http_host.hpp"
@@ -30,29 +31,19 @@ std::string services_json(const std::vector<actors::service_row>& rows);
 
 result<std::string> load_or_create_token(const std::string& data_dir) {
   const std::string path = data_dir + "/http.token";
-  if (std::ifstream in(path); in) {
-    std::string tok;
-    std::getline(in, tok);
+  if (auto text = read_file_nofollow(path); text) {
+    std::string tok = text->substr(0, text->find('\n'));
     if (tok.size() >= 32) return tok;
     spdlog::warn("{} is too short to be a token; generating a new one", path);
+  } else if (text.err().code != errc::not_found) {
+    return std::move(text).err();
   }
   unsigned char raw[32];
   if (::getrandom(raw, sizeof raw, 0) != sizeof raw) return system_error("getrandom", "", errno);
   char hex[65];
   sodium_bin2hex(hex, sizeof hex, raw, sizeof raw);
   sodium_memzero(raw, sizeof raw);
-  const std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return system_error("create", tmp, errno);
-  std::string line = std::string(hex) + "\n";
-  const bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) &&
-                  ::fsync(fd) == 0;
-  ::close(fd);
-  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    int e = errno;
-    ::unlink(tmp.c_str());
-    return system_error("write", path, e);
-  }
+  if (auto w = write_file_atomic(path, std::string(hex) + "\n", 0600); !w) return std::move(w).err();
   return std::string(hex);
 }
 
@@ -135,7 +126,7 @@ void http_api::impl::routes() {
   });
   server.Get("/v1/peers", [this](const httplib::Request& req, httplib::Response& res) {
     if (!read_allowed(req, res)) return;
-    auto rows = eng->peers();
+    auto rows = eng->wg_peers();
     if (!rows) {
       res.status = 503;
       res.set_content(nlohmann::json{{"error", rows.err().message}}.dump(), "application/json");
@@ -201,9 +192,14 @@ void http_api::impl::routes() {
                           param_u64(req, "correlation"));
     res.set_content(render_perfetto_json(recs), "application/json");
   });
+  // Serving is "ok"; state files moved aside and journal entries skipped
+  // follow as "warning:" lines (still 200: the daemon serves, but someone
+  // should look). Off loopback it needs the token like everything else.
   server.Get("/healthz", [this](const httplib::Request& req, httplib::Response& res) {
     if (!read_allowed(req, res)) return;
-    res.set_content("ok\n", "text/plain");
+    std::string body = "ok\n";
+    for (const auto& p : eng->observability().state_problems()) body += "warning: " + p + "\n";
+    res.set_content(body, "text/plain");
   });
   server.Get("/metrics", [this](const httplib::Request& req, httplib::Response& res) {
     if (!read_allowed(req, res)) return;
@@ -246,6 +242,15 @@ std::string http_api::impl::metrics_text() const {
   out << "# HELP overlayd_allowed_ip_moves_total AllowedIPs that moved from one peer to another.\n"
       << "# TYPE overlayd_allowed_ip_moves_total counter\n"
       << "overlayd_allowed_ip_moves_total " << eng->observability().counters().allowed_ip_moves.load() << "\n";
+  out << "# HELP overlayd_state_files_quarantined_total State files that failed to parse and were moved aside.\n"
+      << "# TYPE overlayd_state_files_quarantined_total counter\n"
+      << "overlayd_state_files_quarantined_total " << eng->observability().files_quarantined() << "\n";
+  out << "# HELP overlayd_journal_entries_skipped_total Journal entries not of a shape we write, never replayed.\n"
+      << "# TYPE overlayd_journal_entries_skipped_total counter\n"
+      << "overlayd_journal_entries_skipped_total " << eng->observability().journal_entries_skipped() << "\n";
+  out << "# HELP overlayd_drift_repairs_total Times our nft tables were changed by someone else and restored.\n"
+      << "# TYPE overlayd_drift_repairs_total counter\n"
+      << "overlayd_drift_repairs_total " << eng->observability().drift_repairs() << "\n";
   const auto& ring = eng->observability().ring();
   out << "# HELP overlayd_trace_records_total Messages recorded in the actor trace.\n"
       << "# TYPE overlayd_trace_records_total counter\n"
@@ -253,10 +258,22 @@ std::string http_api::impl::metrics_text() const {
   return out.str();
 }
 
-result<std::unique_ptr<http_api>> http_api::start(const net::endpoint& bind, engine& eng,
-                                                  std::string token) {
+result<std::unique_ptr<http_api>> http_api::start(const net::endpoint& at, engine& eng, std::string token) {
+  auto api = bind(at, std::move(token));
+  if (!api) return api;
+  (*api)->serve(eng);
+  return api;
+}
+
+void http_api::serve(engine& eng) {
+  if (impl_->eng) return;
+  impl_->eng = &eng;
+  auto* srv = &impl_->server;
+  impl_->thread = std::thread([srv] { srv->listen_after_bind(); });
+}
+
+result<std::unique_ptr<http_api>> http_api::bind(const net::endpoint& bind, std::string token) {
   auto im = std::make_unique<impl>();
-  im->eng = &eng;
   im->token = std::move(token);
   im->loopback = bind.ip().is_loopback();
   im->bound = bind.ip();
@@ -269,8 +286,6 @@ result<std::unique_ptr<http_api>> http_api::start(const net::endpoint& bind, eng
   } else if (!im->server.bind_to_port(host, port)) {
     return error(errc::system, "HTTP: cannot bind " + bind.to_string() + " (in use or not local?)");
   }
-  auto* srv = &im->server;
-  im->thread = std::thread([srv] { srv->listen_after_bind(); });
   std::unique_ptr<http_api> api(new http_api(std::move(im)));
   api->port_ = static_cast<uint16_t>(port);
   return api;

@@ -35,8 +35,12 @@ result<std::string> load_or_create_token(const std::string& data_dir);
 
 class http_api {
  public:
-  static result<std::unique_ptr<http_api>> start(const net::endpoint& bind, engine& eng,
-                                                 std::string token);
+  // Binds (a failure changes nothing); requests wait until serve().
+  static result<std::unique_ptr<http_api>> bind(const net::endpoint& at, std::string token);
+  // Starts answering with `eng`. Once.
+  void serve(engine& eng);
+  // bind + serve.
+  static result<std::unique_ptr<http_api>> start(const net::endpoint& at, engine& eng, std::string token);
   ~http_api();
   void stop();
   uint16_t port() const noexcept { return port_; }

@@ -1,12 +1,11 @@
 #include "ipc/marker.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <cerrno>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+
+#include "core/atomic_file.hpp"
 
 namespace overlayd::ipc {
 
@@ -75,36 +74,8 @@ std::string network_marker::serialize() const {
 }
 
 status network_marker::save(const std::string& path) const {
-  const std::string tmp = path + ".tmp";
-  const std::string body = serialize();
   // 0600: the file holds private keys.
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return system_error("open", tmp, errno);
-  size_t off = 0;
-  while (off < body.size()) {
-    ssize_t w = ::write(fd, body.data() + off, body.size() - off);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      int e = errno;
-      ::close(fd);
-      ::unlink(tmp.c_str());
-      return system_error("write", tmp, e);
-    }
-    off += static_cast<size_t>(w);
-  }
-  if (::fsync(fd) != 0) {
-    int e = errno;
-    ::close(fd);
-    ::unlink(tmp.c_str());
-    return system_error("fsync", tmp, e);
-  }
-  ::close(fd);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    int e = errno;
-    ::unlink(tmp.c_str());
-    return system_error("rename", tmp, e);
-  }
-  return {};
+  return write_file_atomic(path, serialize(), 0600);
 }
 
 const managed_network* network_marker::get(const std::string& owner) const {

@@ -7,9 +7,11 @@
 //                             wg_port?, wg_private_key?, wg_public_key?, interface?}]}
 //
 // Lives in ipc/ because it is JSON (only ipc/ sees JSON); the engine uses the
-// plain structs. Writes go to a temp file, fsync, rename (a crash leaves the
-// old or the new file, never half of one). An unreadable or malformed file
-// loads as empty and says why in `warning` (the seed: warn, start afresh).
+// plain structs. Writes go through core/atomic_file.hpp (a crash leaves the
+// old or the new file, never half of one). The daemon reads and writes it
+// only through ipc/marker_store.hpp, which serialises read-modify-writes and
+// moves a malformed file aside instead of overwriting it; `load` here is the
+// plain reader (empty + `warning` when unreadable or malformed).
 #pragma once
 
 #include <cstdint>

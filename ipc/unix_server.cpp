@@ -146,7 +146,43 @@ struct connection : std::enable_shared_from_this<connection> {
   std::atomic<bool> done{false};
 };
 
+namespace {
+
+// A socket file left behind: gone (fine), dead (unlink it), or someone's
+// live socket (leave it alone).
+status clear_stale_socket(const std::string& path, const sockaddr_un& addr) {
+  struct stat st{};
+  if (::lstat(path.c_str(), &st) != 0) return {};
+  if (!S_ISSOCK(st.st_mode))
+    return error(errc::already_exists, "socket path '" + path + "' exists and is not a socket");
+  int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (probe < 0) return system_error("socket", path, errno);
+  const int rc = ::connect(probe, reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
+  const int e = errno;
+  ::close(probe);
+  if (rc == 0)
+    return error(errc::already_exists, "socket " + path + " answers: another daemon serves on it; not touching it");
+  if (e != ECONNREFUSED && e != ENOENT) return system_error("probe socket", path, e);
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) return system_error("unlink stale socket", path, errno);
+  return {};
+}
+
+}  // namespace
+
 result<std::unique_ptr<unix_server>> unix_server::start(const std::string& path, engine& eng) {
+  auto s = bind(path);
+  if (!s) return s;
+  (*s)->serve(eng);
+  return s;
+}
+
+void unix_server::serve(engine& eng) {
+  if (engine_) return;
+  engine_ = &eng;
+  acceptor_ = std::thread([this] { accept_loop(); });
+}
+
+result<std::unique_ptr<unix_server>> unix_server::bind(const std::string& path) {
   sockaddr_un addr{};
   if (path.empty() || path.size() >= sizeof(addr.sun_path))
     return error(errc::invalid_argument, "socket path '" + path + "' is empty or longer than " +
@@ -155,17 +191,12 @@ result<std::unique_ptr<unix_server>> unix_server::start(const std::string& path,
   auto parent = std::filesystem::path(path).parent_path();
   if (!parent.empty()) std::filesystem::create_directories(parent, ec);
   if (ec) return system_error("create socket directory", parent.string(), ec.value());
-  // A stale socket from a previous run would make bind fail with EADDRINUSE.
-  struct stat st{};
-  if (::lstat(path.c_str(), &st) == 0) {
-    if (!S_ISSOCK(st.st_mode))
-      return error(errc::already_exists, "socket path '" + path + "' exists and is not a socket");
-    ::unlink(path.c_str());
-  }
-  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return system_error("socket", path, errno);
   addr.sun_family = AF_UNIX;
   std::memcpy(addr.sun_path, path.c_str(), path.size());
+  // A stale socket from a previous run would make bind fail with EADDRINUSE.
+  OVERLAYD_TRY(clear_stale_socket(path, addr));
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return system_error("socket", path, errno);
   if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0) {
     int e = errno;
     ::close(fd);
@@ -189,13 +220,11 @@ result<std::unique_ptr<unix_server>> unix_server::start(const std::string& path,
     ::unlink(path.c_str());
     return system_error("eventfd", "", e);
   }
-  std::unique_ptr<unix_server> s(new unix_server(path, eng, fd, wake));
-  s->acceptor_ = std::thread([p = s.get()] { p->accept_loop(); });
-  return s;
+  return std::unique_ptr<unix_server>(new unix_server(path, fd, wake));
 }
 
-unix_server::unix_server(std::string path, engine& eng, int listen_fd, int wake_fd)
-    : path_(std::move(path)), engine_(eng), listen_fd_(listen_fd), wake_fd_(wake_fd) {}
+unix_server::unix_server(std::string path, int listen_fd, int wake_fd)
+    : path_(std::move(path)), listen_fd_(listen_fd), wake_fd_(wake_fd) {}
 
 unix_server::~unix_server() { stop(); }
 
@@ -220,15 +249,15 @@ void unix_server::accept_loop() {
       ::close(c);
       continue;
     }
-    if (peer && engine_.peers().open(peer->uid) >= max_connections_per_uid) {
-      engine_.peers().refused(peer->uid);
+    if (peer && engine_->peers().open(peer->uid) >= max_connections_per_uid) {
+      engine_->peers().refused(peer->uid);
       spdlog::warn("ipc: uid {} has {} connections open; refusing another (pid {})", peer->uid,
                    max_connections_per_uid, peer->pid);
       ::close(c);
       continue;
     }
-    if (peer) engine_.peers().connected(peer->uid);
-    auto conn = std::make_shared<connection>(c, engine_, ++count, peer);
+    if (peer) engine_->peers().connected(peer->uid);
+    auto conn = std::make_shared<connection>(c, *engine_, ++count, peer);
     spdlog::debug("ipc connection {} from {}", count, conn->who());
     conns_.push_back(conn);
     conn->start();

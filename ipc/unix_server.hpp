@@ -42,8 +42,14 @@ class unix_server {
   static constexpr size_t max_connections_per_uid = 64;
   static constexpr std::chrono::seconds frame_timeout{10};
 
-  // Unlinks a stale socket, creates parent dirs, binds, chmod 0660, chgrp
-  // `zlayer` when that group exists, listens, and starts accepting.
+  // Creates parent dirs, binds, chmod 0660, chgrp `zlayer` when that group
+  // exists, and listens; clients queue in the backlog until serve(). A
+  // socket file already there is unlinked only when nobody answers on it
+  // (a live daemon's socket is left alone: already_exists).
+  static result<std::unique_ptr<unix_server>> bind(const std::string& path);
+  // Starts accepting, handing requests to `eng`. Once.
+  void serve(engine& eng);
+  // bind + serve.
   static result<std::unique_ptr<unix_server>> start(const std::string& path, engine& eng);
   ~unix_server();
 
@@ -53,12 +59,12 @@ class unix_server {
   const std::string& path() const noexcept { return path_; }
 
  private:
-  unix_server(std::string path, engine& eng, int listen_fd, int wake_fd);
+  unix_server(std::string path, int listen_fd, int wake_fd);
   void accept_loop();
   void reap(bool all);
 
   std::string path_;
-  engine& engine_;
+  engine* engine_ = nullptr;  // set by serve()
   int listen_fd_;
   int wake_fd_;  // eventfd: wakes the accept loop on stop()
   std::atomic<bool> stopping_{false};

@@ -2,11 +2,27 @@
 # Installs what is needed, builds, and runs every test; ends with
 # "N passed, N failed[, N skipped]" and exits non-zero on any failure.
 #   FUZZ_SECONDS=N  how long each fuzz target runs (default 20; 0 skips fuzzing)
+#   ASAN=0          skips the ASan+UBSan build and run of the unit tests
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh || { echo "0 passed, 1 failed"; exit 1; }
 if ! bash scripts/build.sh build; then
   echo "build failed"; echo "0 passed, 1 failed"; exit 1
+fi
+# The unit tests again under ASan+UBSan (only that binary is built there):
+# memory errors and undefined behaviour are found by the tools, not by luck.
+# ASAN=0 skips it.
+if [ "${ASAN:-1}" != 0 ]; then
+  if [ ! -f build-asan/build.ninja ]; then
+    meson setup build-asan --wrap-mode=nodownload -Db_sanitize=address,undefined -Dbuildtype=debug \
+      -Doptimization=1 >/dev/null || { echo "asan configure failed"; echo "0 passed, 1 failed"; exit 1; }
+  fi
+  if ! ninja -C build-asan tests/unit_tests; then
+    echo "asan build failed"; echo "0 passed, 1 failed"; exit 1
+  fi
+  export ASAN_BUILD=$PWD/build-asan
+else
+  export ASAN_BUILD=/nonexistent
 fi
 if [ "${FUZZ_SECONDS:-20}" != 0 ]; then
   # libFuzzer targets need clang; only the fuzz targets (and what they link) are built.

@@ -3,7 +3,8 @@
 #
 #   tests/run_all.sh [BUILD_DIR]
 #
-# Suites: the doctest binaries (each test case counts once), then every
+# Suites: the doctest binaries (each test case counts once; the unit tests a
+# second time under ASan+UBSan when $ASAN_BUILD or build-asan has them), then every
 # tests/system/*.sh script (exit 0 = pass, 77 = skipped, anything else = fail;
 # one script counts once), then bounded fuzz runs when a fuzz build exists.
 # Privileged scripts need root; as root they always run (CI is root).
@@ -19,13 +20,14 @@ logdir=$(mktemp -d /tmp/overlayd-tests.XXXXXX)
 passed=0 failed=0 skipped=0
 failures=()
 
-run_doctest() {  # name binary
+run_doctest() {  # name binary [env assignments...]
   local name=$1 bin=$2 log="$logdir/$1.log"
+  shift 2
   if [ ! -x "$bin" ]; then
     echo "== $name: binary $bin missing"; failed=$((failed + 1)); failures+=("$name (missing)"); return
   fi
   echo "== $name"
-  "$bin" --no-version=true >"$log" 2>&1
+  env "$@" "$bin" --no-version=true >"$log" 2>&1
   local rc=$?
   local line; line=$(grep -E '^\[doctest\] test cases:' "$log" | tail -n 1)
   if [ -z "$line" ]; then
@@ -38,6 +40,11 @@ run_doctest() {  # name binary
   s=$(sed -E 's/.*\| *([0-9]+) skipped.*/\1/' <<<"$line")
   passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
   echo "   $line"
+  # A sanitizer report fails the suite even when every assertion passed.
+  if grep -qE '^(==[0-9]+==ERROR: |SUMMARY: (Address|UndefinedBehavior|Leak)Sanitizer)|runtime error: ' "$log"; then
+    echo "   sanitizer report:"; grep -E 'ERROR: |SUMMARY: |runtime error: ' "$log" | head -n 20
+    failures+=("$name (sanitizer report)"); failed=$((failed + 1)); return
+  fi
   if [ "$f" != 0 ] || [ "$rc" != 0 ]; then
     grep -E 'ERROR|FATAL|TEST CASE' "$log" | head -n 40
     failures+=("$name ($f failed)")
@@ -61,6 +68,13 @@ run_script() {  # path
 
 run_doctest unit_tests "$build/tests/unit_tests"
 [ -x "$build/tests/system/system_tests" ] && run_doctest system_tests "$build/tests/system/system_tests"
+# The unit tests under ASan+UBSan, when scripts/test.sh built them (ASAN_BUILD).
+asan_build=${ASAN_BUILD:-$root/build-asan}
+if [ -x "$asan_build/tests/unit_tests" ]; then
+  run_doctest unit_tests_asan "$asan_build/tests/unit_tests" \
+    ASAN_OPTIONS=abort_on_error=0:halt_on_error=1:detect_leaks=1 \
+    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+fi
 
 for t in "$here"/system/*.sh; do
   [ -e "$t" ] || continue

@@ -63,6 +63,9 @@ class firewall {
   status remove_overlay_isolation();
 
   nft_context& nft() noexcept { return nft_; }
+  // Forget what this instance believes exists (drift repair: someone else
+  // changed our table, so probe everything again).
+  void forget_cache() noexcept;
 
  private:
   firewall(firewall_config cfg, nft_context nft) : cfg_(std::move(cfg)), nft_(std::move(nft)) {}
@@ -70,7 +73,6 @@ class firewall {
 
   status ensure_member_once(std::string_view network, const net::ip_address& member,
                             const net::ip_address& node_ip, const net::cidr& cluster);
-  void forget_cache() noexcept;
 
   firewall_config cfg_;
   nft_context nft_;

@@ -17,47 +17,7 @@ struct fd_guard {
   }
 };
 
-std::string dir_of(const std::string& path) {
-  auto slash = path.rfind('/');
-  if (slash == std::string::npos) return ".";
-  if (slash == 0) return "/";
-  return path.substr(0, slash);
-}
-
 }  // namespace
-
-status write_file_atomic(const std::string& path, std::string_view content) {
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  {
-    fd_guard f{::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)};
-    if (f.fd < 0) return system_error("create", tmp, errno);
-    size_t off = 0;
-    while (off < content.size()) {
-      ssize_t n = ::write(f.fd, content.data() + off, content.size() - off);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        int e = errno;
-        ::unlink(tmp.c_str());
-        return system_error("write", tmp, e);
-      }
-      off += static_cast<size_t>(n);
-    }
-    if (::fsync(f.fd) != 0) {
-      int e = errno;
-      ::unlink(tmp.c_str());
-      return system_error("fsync", tmp, e);
-    }
-  }
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    int e = errno;
-    ::unlink(tmp.c_str());
-    return system_error("rename", path, e);
-  }
-  // The rename is durable only once the directory entry is.
-  fd_guard d{::open(dir_of(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
-  if (d.fd >= 0) ::fsync(d.fd);
-  return {};
-}
 
 result<std::string> read_file(const std::string& path) {
   fd_guard f{::open(path.c_str(), O_RDONLY | O_CLOEXEC)};

@@ -1,15 +1,15 @@
-// Small file helpers for host state: atomic replace (temp, fsync, rename,
-// fsync dir) so a crash leaves either the old or the new content.
+// Small file helpers for host state. Writes go through the one atomic-write
+// routine (core/atomic_file.hpp: unique temp, fsync, rename, fsync dir).
 #pragma once
 
 #include <string>
 #include <string_view>
 
+#include "core/atomic_file.hpp"
 #include "core/error.hpp"
 
 namespace overlayd::host {
 
-status write_file_atomic(const std::string& path, std::string_view content);
 // not_found when absent.
 result<std::string> read_file(const std::string& path);
 // Absent = success.

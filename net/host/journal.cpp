@@ -101,7 +101,7 @@ result<std::vector<change>> deserialize(std::string_view text) {
 result<journal> journal::open(const std::string& data_dir) {
   OVERLAYD_TRY(make_dirs(data_dir));
   journal j(data_dir + "/host-journal.json");
-  auto text = read_file(j.path_);
+  auto text = read_file_nofollow(j.path_);
   if (!text) {
     if (text.err().code == errc::not_found) return j;
     return std::move(text).err();
@@ -118,7 +118,11 @@ const change* journal::find(const change& like) const {
   return nullptr;
 }
 
-status journal::persist() const { return write_file_atomic(path_, serialize(entries_)); }
+status journal::persist() const {
+  OVERLAYD_TRY(write_file_atomic(path_, serialize(entries_)));
+  if (after_persist_) after_persist_();
+  return {};
+}
 
 status journal::record(change c) {
   if (find(c) != nullptr) return {};

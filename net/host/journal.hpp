@@ -10,6 +10,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -74,12 +75,17 @@ class journal {
   // Replaces all entries (recovery) and persists.
   status replace(std::vector<change> entries);
 
+  // Runs after every successful write of the file (the crash-point hook of
+  // mutator.hpp; empty by default).
+  void set_after_persist(std::function<void()> fn) { after_persist_ = std::move(fn); }
+
  private:
   explicit journal(std::string path) : path_(std::move(path)) {}
   status persist() const;
 
   std::string path_;
   std::vector<change> entries_;
+  std::function<void()> after_persist_;
 };
 
 }  // namespace overlayd::host

@@ -1,5 +1,6 @@
 #include "net/host/mutator.hpp"
 
+#include <unistd.h>
 #include "net/names.hpp"
 
 #include <mutex>
@@ -7,8 +8,13 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
+#include <csignal>
+#include <cstdlib>
+#include <tuple>
 
 #include "net/host/files.hpp"
+#include "net/host/replay_policy.hpp"
 #include "net/host/sysctl.hpp"
 #include "net/netlink/addr.hpp"
 #include "net/netlink/link.hpp"
@@ -28,6 +34,21 @@ struct mutator::shared {
   firewall::firewall fw;
   // Firewalls of other table names met in a recovered journal.
   std::map<std::string, firewall::firewall> other_fw;
+  // What our firewall calls asked for and are still in force (drift repair
+  // replays these), and our tables' listing right after our last change.
+  struct firewall_intent {
+    std::optional<std::vector<net::cidr>> subnet;
+    std::optional<std::vector<net::cidr>> masquerade;
+    std::map<std::pair<std::string, std::string>, std::tuple<net::ip_address, net::ip_address, net::cidr>>
+        members;  // (network, member ip) -> (member, node ip, cluster)
+    std::string listing;
+    bool empty() const { return !subnet && !masquerade && members.empty(); }
+    // (dst, dev) -> (dst, src) of every replace_route still in force.
+    std::map<std::pair<std::string, std::string>, std::pair<net::cidr, std::optional<net::ip_address>>> routes;
+    void forget_routes_on(std::string_view dev) {
+      std::erase_if(routes, [&](const auto& r) { return r.first.second == dev; });
+    }
+  } intent;
   std::mutex mu;
 };
 
@@ -53,18 +74,86 @@ mutator::mutator(mutator&&) noexcept = default;
 mutator& mutator::operator=(mutator&&) noexcept = default;
 mutator::~mutator() = default;
 
+namespace {
+
+// After a journal was quarantined: what on the host is provably ours, as
+// journal entries. Our nft table (by its configured name) and the `zl-`
+// bridges our naming scheme makes; veths are the PID sweep's, TUN devices
+// die with the process that made them.
+std::vector<change> provably_ours(netlink::socket& nl, firewall::firewall& fw) {
+  std::vector<change> out;
+  if (auto links = netlink::list_links(nl); links) {
+    for (const auto& l : *links)
+      if (l.kind == "bridge" && l.name.rfind("zl-", 0) == 0 && is_our_link_name(l.name))
+        out.push_back(make(change_kind::link, {{"name", l.name}}));
+  } else {
+    spdlog::warn("host journal: cannot list links to re-own ours: {}", links.err().message);
+  }
+  if (auto t = fw.table_exists(); t && *t) out.push_back(make(change_kind::nft_table, {{"table", fw.table()}}));
+  return out;
+}
+
+// The kill -9 campaign's crash point (see mutator.hpp).
+void arm_crash_point(journal& jr) {
+  const char* env = std::getenv("OVERLAYD_CRASH_AFTER_JOURNAL_WRITES");
+  if (!env || !*env) return;
+  const long limit = std::strtol(env, nullptr, 10);
+  if (limit <= 0) return;
+  spdlog::warn("crash point armed: SIGKILL after journal write {}", limit);
+  auto writes = std::make_shared<std::atomic<long>>(0);
+  jr.set_after_persist([writes, limit] {
+    const long n = writes->fetch_add(1) + 1;
+    spdlog::debug("crash point: journal write {}", n);  // the campaign's dry run counts these
+    if (n == limit) ::kill(::getpid(), SIGKILL);
+  });
+}
+
+}  // namespace
+
 result<mutator> mutator::open(mutator_config cfg) {
   if (cfg.data_dir.empty()) return error(errc::invalid_argument, "mutator: no data dir");
-  auto jr = journal::open(cfg.data_dir);
-  if (!jr) return std::move(jr).err();
   auto nl = netlink::socket::open();
   if (!nl) return std::move(nl).err();
   auto fw = firewall::firewall::open(cfg.firewall);
   if (!fw) return std::move(fw).err();
+  open_report report;
+  auto jr = journal::open(cfg.data_dir);
+  if (!jr && jr.err().code == errc::protocol) {
+    // Unparsable: keep it for a human, never overwrite it, and go on.
+    const std::string path = cfg.data_dir + "/host-journal.json";
+    auto aside = quarantine_file(path);
+    if (!aside) return error(errc::protocol, jr.err().message + "; moving it aside failed: " + aside.err().message);
+    spdlog::error("{} does not parse ({}); kept as {}; re-owning what is provably ours", path, jr.err().message,
+                  *aside);
+    report.quarantined_to = *aside;
+    report.quarantine_reason = jr.err().message;
+    jr = journal::open(cfg.data_dir);
+    if (jr)
+      for (auto& c : provably_ours(*nl, *fw)) {
+        report.reowned.push_back(c.describe());
+        if (auto r = jr->record(c); !r) return std::move(r).err();
+      }
+  }
+  if (!jr) return std::move(jr).err();
+  // Replay only what we would have written ourselves.
+  const auto policy = replay_policy::for_config(cfg.firewall.table, cfg.managers);
+  std::vector<change> kept;
+  for (const auto& c : jr->entries()) {
+    if (auto why = policy.reject(c)) {
+      spdlog::error("host journal: skipping an entry overlayd does not write, never replaying it: {}: {}",
+                    c.describe(), *why);
+      report.skipped.push_back(c.describe() + ": " + *why);
+    } else {
+      kept.push_back(c);
+    }
+  }
+  if (!report.skipped.empty()) OVERLAYD_TRY(jr->replace(std::move(kept)));
+  arm_crash_point(*jr);
   size_t leftover = jr->entries().size();
   auto sh = std::make_shared<shared>(std::move(cfg), std::move(*jr), std::move(*fw));
   mutator m(std::make_unique<state>(state{std::move(sh), std::move(*nl)}));
   m.leftover_ = leftover;
+  m.report_ = std::move(report);
   return m;
 }
 
@@ -120,11 +209,19 @@ status mutator::create_veth(std::string_view host_name, std::string_view peer_na
 }
 
 status mutator::delete_link(std::string_view name) {
+  {
+    std::lock_guard lk(s_->sh->mu);
+    s_->sh->intent.forget_routes_on(name);  // first: drift repair must not race the delete
+  }
   OVERLAYD_TRY(netlink::delete_link(s_->nl, name));
   return forget(make(change_kind::link, {{"name", std::string(name)}}));
 }
 
 status mutator::move_to_netns(std::string_view name, int netns_fd, std::string_view new_name) {
+  {
+    std::lock_guard lk(s_->sh->mu);
+    s_->sh->intent.forget_routes_on(name);
+  }
   OVERLAYD_TRY(netlink::move_to_netns(s_->nl, name, netns_fd, new_name));
   return forget(make(change_kind::link, {{"name", std::string(name)}}));
 }
@@ -154,11 +251,29 @@ status mutator::replace_route(const net::cidr& dst, std::string_view dev,
                               std::optional<net::ip_address> src) {
   OVERLAYD_TRY(netlink::check_route_families(dst, std::nullopt, src));
   OVERLAYD_TRY(record(make(change_kind::route, {{"dst", dst.to_string()}, {"dev", std::string(dev)}})));
-  return netlink::replace_dev_route(s_->nl, dst, dev, src);
+  OVERLAYD_TRY(netlink::replace_dev_route(s_->nl, dst, dev, src));
+  std::lock_guard lk(s_->sh->mu);
+  s_->sh->intent.routes[{dst.to_string(), std::string(dev)}] = {dst, src};
+  return {};
 }
 
 status mutator::delete_route(const net::cidr& dst, std::string_view dev) {
-  OVERLAYD_TRY(netlink::delete_route(s_->nl, dst, dev));
+  const std::pair<std::string, std::string> key{dst.to_string(), std::string(dev)};
+  std::optional<std::pair<net::cidr, std::optional<net::ip_address>>> was;
+  {
+    // Out of the intent first, so drift repair never puts back a route
+    // that is being deleted.
+    std::lock_guard lk(s_->sh->mu);
+    if (auto it = s_->sh->intent.routes.find(key); it != s_->sh->intent.routes.end()) {
+      was = it->second;
+      s_->sh->intent.routes.erase(it);
+    }
+  }
+  if (auto st = netlink::delete_route(s_->nl, dst, dev); !st) {
+    std::lock_guard lk(s_->sh->mu);
+    if (was) s_->sh->intent.routes[key] = *was;
+    return st;
+  }
   return forget(make(change_kind::route, {{"dst", dst.to_string()}, {"dev", std::string(dev)}}));
 }
 
@@ -208,7 +323,8 @@ status mutator::mark_unmanaged() {
   auto lk = lock();
   for (const auto& d : unmanaged_dropins(s_->sh->cfg.managers)) {
     OVERLAYD_TRY(s_->sh->jr.record(make(change_kind::file, {{"path", d.path}})));
-    OVERLAYD_TRY(write_file_atomic(d.path, d.content));
+    // 0644: networkd and NetworkManager read them as their own users.
+    OVERLAYD_TRY(write_file_atomic(d.path, d.content, 0644));
   }
   return {};
 }
@@ -241,12 +357,17 @@ status mutator::ensure_subnet_rules(const std::vector<net::cidr>& cluster) {
   auto lk = lock();
   OVERLAYD_TRY(record_table());
   OVERLAYD_TRY(s_->sh->jr.record(make(change_kind::nft_subnet, {{"table", s_->sh->fw.table()}, {"cidrs", join_cidrs(cluster)}})));
-  return s_->sh->fw.ensure_subnet_rules(cluster);
+  OVERLAYD_TRY(s_->sh->fw.ensure_subnet_rules(cluster));
+  s_->sh->intent.subnet = cluster;
+  note_firewall_change();
+  return {};
 }
 
 status mutator::remove_subnet_rules(const std::vector<net::cidr>& cluster) {
   auto lk = lock();
   OVERLAYD_TRY(s_->sh->fw.remove_subnet_rules(cluster));
+  s_->sh->intent.subnet.reset();
+  note_firewall_change();
   return s_->sh->jr.forget(make(change_kind::nft_subnet, {{"table", s_->sh->fw.table()}, {"cidrs", join_cidrs(cluster)}}));
 }
 
@@ -254,12 +375,17 @@ status mutator::ensure_masquerade(const std::vector<net::cidr>& cluster) {
   auto lk = lock();
   OVERLAYD_TRY(record_table());
   OVERLAYD_TRY(s_->sh->jr.record(make(change_kind::nft_masquerade, {{"table", s_->sh->fw.table()}})));
-  return s_->sh->fw.ensure_masquerade(cluster);
+  OVERLAYD_TRY(s_->sh->fw.ensure_masquerade(cluster));
+  s_->sh->intent.masquerade = cluster;
+  note_firewall_change();
+  return {};
 }
 
 status mutator::remove_masquerade() {
   auto lk = lock();
   OVERLAYD_TRY(s_->sh->fw.remove_masquerade());
+  s_->sh->intent.masquerade.reset();
+  note_firewall_change();
   return s_->sh->jr.forget(make(change_kind::nft_masquerade, {{"table", s_->sh->fw.table()}}));
 }
 
@@ -273,12 +399,17 @@ status mutator::ensure_member_isolation(std::string_view network, const net::ip_
   OVERLAYD_TRY(s_->sh->jr.record(make(change_kind::nft_member, {{"table", s_->sh->fw.table()},
                                                      {"network", std::string(network)},
                                                      {"ip", member.to_string()}})));
-  return s_->sh->fw.ensure_member_isolation(network, member, node_ip, cluster);
+  OVERLAYD_TRY(s_->sh->fw.ensure_member_isolation(network, member, node_ip, cluster));
+  s_->sh->intent.members[{std::string(network), member.to_string()}] = {member, node_ip, cluster};
+  note_firewall_change();
+  return {};
 }
 
 status mutator::remove_member_isolation(std::string_view network, const net::ip_address& member) {
   auto lk = lock();
   OVERLAYD_TRY(s_->sh->fw.remove_member_isolation(network, member));
+  s_->sh->intent.members.erase({std::string(network), member.to_string()});
+  note_firewall_change();
   return s_->sh->jr.forget(make(change_kind::nft_member, {{"table", s_->sh->fw.table()},
                                                       {"network", std::string(network)},
                                                       {"ip", member.to_string()}}));
@@ -287,10 +418,76 @@ status mutator::remove_member_isolation(std::string_view network, const net::ip_
 status mutator::remove_overlay_isolation() {
   auto lk = lock();
   OVERLAYD_TRY(s_->sh->fw.remove_overlay_isolation());
+  s_->sh->intent.members.clear();
+  note_firewall_change();
   for (const auto& c : std::vector<change>(s_->sh->jr.entries()))
     if (c.kind == change_kind::nft_member && c.param("table") == s_->sh->fw.table())
       OVERLAYD_TRY(s_->sh->jr.forget(c));
   return {};
+}
+
+// ---- drift -------------------------------------------------------------------
+
+namespace {
+
+// Both of our tables (inet for filtering, bridge for isolation on bridges),
+// as nft lists them; "" for a missing one. Our rules carry no counters, so
+// the text changes only when the ruleset does.
+std::string list_our_tables(firewall::firewall& fw) {
+  std::string out;
+  for (const char* fam : {"inet", "bridge"}) {
+    auto l = fw.nft().run(std::string("list table ") + fam + " " + fw.table());
+    out += fam;
+    out += ":\n";
+    if (l) out += *l;
+  }
+  return out;
+}
+
+}  // namespace
+
+// Caller holds the lock.
+void mutator::note_firewall_change() { s_->sh->intent.listing = list_our_tables(s_->sh->fw); }
+
+result<bool> mutator::repair_firewall_drift() {
+  auto lk = lock();
+  auto& in = s_->sh->intent;
+  auto& fw = s_->sh->fw;
+  if (in.empty()) return false;
+  const std::string now = list_our_tables(fw);
+  if (now == in.listing) return false;
+  // Rebuild from scratch rather than patch: whatever was changed, the result
+  // is exactly what our calls asked for.
+  fw.forget_cache();
+  OVERLAYD_TRY(fw.remove_table());
+  if (in.subnet) OVERLAYD_TRY(fw.ensure_subnet_rules(*in.subnet));
+  if (in.masquerade) OVERLAYD_TRY(fw.ensure_masquerade(*in.masquerade));
+  for (const auto& [key, m] : in.members)
+    OVERLAYD_TRY(fw.ensure_member_isolation(key.first, std::get<0>(m), std::get<1>(m), std::get<2>(m)));
+  in.listing = list_our_tables(fw);
+  return true;
+}
+
+result<size_t> mutator::repair_route_drift() {
+  auto lk = lock();
+  auto& routes = s_->sh->intent.routes;
+  size_t restored = 0;
+  for (auto it = routes.begin(); it != routes.end();) {
+    const auto& [key, r] = *it;
+    if (auto l = netlink::get_link(s_->nl, key.second); !l) {
+      if (l.err().code != errc::not_found) return std::move(l).err();
+      it = routes.erase(it);  // the route went with its device
+      continue;
+    }
+    auto back = netlink::restore_dev_route(s_->nl, r.first, key.second, r.second);
+    if (!back) return std::move(back).err();
+    if (*back) {
+      spdlog::warn("host drift: route {} dev {} was removed by someone else; restored it", key.first, key.second);
+      ++restored;
+    }
+    ++it;
+  }
+  return restored;
 }
 
 // ---- revert and recovery ---------------------------------------------------
@@ -359,6 +556,7 @@ status mutator::revert_one(const change& c) {
 
 status mutator::revert_all() {
   auto lk = lock();
+  s_->sh->intent = {};  // nothing of ours is expected any more
   std::vector<change> failed;
   const auto entries = s_->sh->jr.entries();
   for (auto it = entries.rbegin(); it != entries.rend(); ++it) {

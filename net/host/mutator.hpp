@@ -20,6 +20,12 @@
 //   mark_unmanaged                  -> remove the drop-in files
 //   firewall ensure_*               -> the matching remove_*, then our table
 // Link up/MTU/master changes are not journaled: they go with the link.
+//
+// Testing hook (the kill -9 campaign, tests/system/host_kill9_campaign.sh):
+// with OVERLAYD_CRASH_AFTER_JOURNAL_WRITES=N in the environment at open(),
+// the process SIGKILLs itself right after the Nth journal write of this
+// run reaches the disk — the worst moment: the journal says more than the
+// kernel has. Unset (always, outside that test) it does nothing.
 #pragma once
 
 #include <map>
@@ -63,8 +69,22 @@ class mutator {
   // socket (opened in the calling thread's namespace).
   result<mutator> view();
 
-  // Entries found on disk at open() (a previous run's leftovers).
+  // Entries found on disk at open() (a previous run's leftovers), after the
+  // replay policy dropped what is not ours.
   size_t leftover_changes() const noexcept { return leftover_; }
+
+  // What open() found wrong with the journal on disk. A journal that does
+  // not parse is moved aside (never overwritten) and the node is not left
+  // bricked: what is provably ours (our nft table, `zl-` bridges by our
+  // naming scheme) is re-owned into a fresh journal, so recovery reverts it
+  // like any leftover. Entries outside the replay policy are skipped.
+  struct open_report {
+    std::optional<std::string> quarantined_to;  // where the unparsable journal went
+    std::string quarantine_reason;
+    std::vector<std::string> skipped;  // "<entry>: <why>"
+    std::vector<std::string> reowned;  // entries re-owned after a quarantine
+  };
+  const open_report& report() const noexcept { return report_; }
   status recover(recovery_mode mode = recovery_mode::revert);
   // Reverts every journaled change in reverse order, best-effort: each step
   // is idempotent, failures are logged and skipped, and their records kept
@@ -108,6 +128,19 @@ class mutator {
   status remove_member_isolation(std::string_view network, const net::ip_address& member);
   status remove_overlay_isolation();
 
+  // ---- drift ----
+  // Our nft tables as we last left them are remembered (their listing right
+  // after each of our changes, and the arguments of every ensure_* still in
+  // force). When the listing differs now (someone ran `nft flush ruleset`,
+  // deleted a set element, ...), our tables are rebuilt from those
+  // arguments. Returns whether it repaired anything. Nothing is expected
+  // before the first ensure_* or after revert_all.
+  result<bool> repair_firewall_drift();
+  // The same for our routes (replace_route calls still in force): each one
+  // missing is added back; a route whose device is gone is forgotten (it
+  // went with its device). Returns how many were restored.
+  result<size_t> repair_route_drift();
+
   // A copy of the journal's entries (other views may be appending).
   std::vector<change> changes() const;
   // This view's socket, for reads and for plumbing that journals through us.
@@ -121,12 +154,14 @@ class mutator {
   status record(change c);
   status forget(const change& c);
   status record_table();
+  void note_firewall_change();  // caller holds the lock
   status revert_one(const change& c);
   bool still_exists(const change& c);
   result<firewall::firewall*> firewall_for(const std::string& table);
 
   std::unique_ptr<state> s_;
   size_t leftover_ = 0;
+  open_report report_;
 };
 
 }  // namespace overlayd::host

@@ -60,6 +60,22 @@ status replace_dev_route(socket& s, const net::cidr& dst, std::string_view dev,
   return s.transact(req, "replace route", dst.to_string() + " dev " + std::string(dev));
 }
 
+result<bool> restore_dev_route(socket& s, const net::cidr& dst, std::string_view dev,
+                               std::optional<net::ip_address> src) {
+  OVERLAYD_TRY(check_route_families(dst, std::nullopt, src));
+  auto oif = oif_of(s, dev);
+  if (!oif) {
+    if (oif.err().code == errc::not_found) return false;
+    return std::move(oif).err();
+  }
+  route_spec r{dst, std::nullopt, src, *oif};
+  auto req = build_route(route_op::add_new, r);
+  auto st = s.transact(req, "restore route", dst.to_string() + " dev " + std::string(dev));
+  if (st) return true;
+  if (st.err().sys_errno == EEXIST) return false;
+  return std::move(st).err();
+}
+
 status delete_route(socket& s, const net::cidr& dst, std::string_view dev) {
   OVERLAYD_TRY(check_route_families(dst, std::nullopt, std::nullopt));
   route_spec r{dst, std::nullopt, std::nullopt, 0};

@@ -23,6 +23,10 @@ status replace_dev_route(socket& s, const net::cidr& dst, std::string_view dev,
                          std::optional<net::ip_address> src = std::nullopt);
 // Deletes `dst` via `dev` (an empty dev matches any); absent = success.
 status delete_route(socket& s, const net::cidr& dst, std::string_view dev = {});
+// Adds `dst dev DEV` only when no such route exists: true when it was
+// missing and is back, false when it was there or DEV is gone (drift repair).
+result<bool> restore_dev_route(socket& s, const net::cidr& dst, std::string_view dev,
+                               std::optional<net::ip_address> src = std::nullopt);
 
 // The names of the devices the main table's default routes of `fam` leave
 // by (the host's uplinks); empty when there is no default route.

@@ -7,8 +7,9 @@
 namespace overlayd::netlink {
 
 request build_route(route_op op, const route_spec& r) {
-  const bool add = op == route_op::replace;
-  request q(add ? RTM_NEWROUTE : RTM_DELROUTE, add ? (NLM_F_CREATE | NLM_F_REPLACE) : 0);
+  const bool add = op != route_op::remove;
+  const int add_flags = op == route_op::add_new ? (NLM_F_CREATE | NLM_F_EXCL) : (NLM_F_CREATE | NLM_F_REPLACE);
+  request q(add ? RTM_NEWROUTE : RTM_DELROUTE, add ? add_flags : 0);
   auto* rtm = q.family_header<rtmsg>();
   rtm->rtm_family = r.dst.address().is_v4() ? AF_INET : AF_INET6;
   rtm->rtm_dst_len = static_cast<uint8_t>(r.dst.prefix_len());

@@ -11,7 +11,8 @@
 
 namespace overlayd::netlink {
 
-enum class route_op { replace, remove };
+// add_new: create only (NLM_F_EXCL), EEXIST when the route is there.
+enum class route_op { replace, remove, add_new };
 
 struct route_spec {
   net::cidr dst;
