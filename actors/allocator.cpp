@@ -6,7 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/traced.hpp"
-#include "net/host/files.hpp"
+#include "core/atomic_file.hpp"
 #include "net/ipam.hpp"
 #include "net/subnet_file.hpp"
 
@@ -132,14 +132,20 @@ class allocator_impl : public traced<allocator_actor::base> {
   // cluster (the agent changed it) is left alone and replaced on the next save.
   void load() {
     if (file_.empty()) return;
-    auto text = host::read_file(file_);
+    auto text = read_file_nofollow(file_);
     if (!text) {
       if (text.err().code != errc::not_found) spdlog::warn("service subnets: {}", text.err().message);
       return;
     }
     auto f = net::parse_subnet_file(*text);
     if (!f) {
-      spdlog::warn("service subnets: {} is unreadable ({}); assignments start afresh", file_, f.err().message);
+      // Kept aside, never overwritten: the next save starts a fresh file.
+      auto aside = quarantine_file(file_);
+      const std::string line = "service subnets " + file_ + " did not parse (" + f.err().message + "); " +
+                               (aside ? "moved to " + *aside : "could not be moved aside: " + aside.err().message) +
+                               "; assignments start afresh";
+      spdlog::error("{}", line);
+      obs().report_state_problem(line, aside.ok());
       return;
     }
     const net::cidr cluster = pools_.registry()->cluster();
@@ -164,7 +170,7 @@ class allocator_impl : public traced<allocator_actor::base> {
     net::subnet_file f;
     f.cluster = pools_.registry()->cluster();
     for (const auto& [key, subnet] : pools_.registry()->assignments()) f.records.push_back({key.first, key.second, subnet});
-    if (auto w = host::write_file_atomic(file_, net::format_subnet_file(f)); !w)
+    if (auto w = write_file_atomic(file_, net::format_subnet_file(f)); !w)
       return error(w.err().code, "service subnets not persisted: " + w.err().message, w.err().sys_errno);
     return {};
   }

@@ -6,7 +6,10 @@
 #include <doctest/doctest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 
 #include "actors/observability.hpp"
 #include "ipc/engine_test_util.hpp"
@@ -236,5 +239,35 @@ TEST_CASE("isolation fails closed: an attach whose fence cannot be installed is 
     CHECK(contains(err_of(e.call(g)), "could not be fenced"));
     CHECK(e.status().peers.empty());
     (void)sh("nft delete table inet overlayd-iso-test 2>&1");
+  });
+}
+
+TEST_CASE("an unreadable service_subnets file is kept aside, reported, and assignments start afresh") {
+  if (not_root) return;
+  in_private_netns([&] {
+    const std::string dir = temp_dir("addr-corrupt");
+    std::filesystem::create_directories(dir + "/uapi");
+    std::filesystem::permissions(dir, std::filesystem::perms::owner_all, std::filesystem::perm_options::replace);
+    { std::ofstream(dir + "/service_subnets") << "overlayd-service-subnets 1\ncluster 10.220.0.0/16\ntorn"; }
+    engine_config cfg;
+    cfg.data_dir = dir;
+    cfg.uapi_dir = dir + "/uapi";
+    auto eng = engine::start(cfg);
+    REQUIRE_MESSAGE(eng.ok(), (eng.ok() ? "" : eng.err().message));
+    auto& e = **eng;
+    expect<resp::bridge_name>(e.call(global("10.220.0.0/16", "10.220.1.0/24")));
+    expect<resp::service_overlay>(e.call(req::setup_service_overlay{"web", overlay_mode::auto_}));
+    bool aside = false;
+    for (const auto& f : std::filesystem::directory_iterator(dir))
+      aside = aside || f.path().filename().string().rfind("service_subnets.corrupt-", 0) == 0;
+    CHECK(aside);
+    const auto problems = e.observability().state_problems();
+    CHECK(std::any_of(problems.begin(), problems.end(), [](const std::string& p) { return contains(p, "service subnets"); }));
+    // The fresh file holds the new assignment.
+    std::ifstream in(dir + "/service_subnets");
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    CHECK(contains(text, "\t0\tweb\n"));
+    e.stop();
+    std::filesystem::remove_all(dir);
   });
 }
