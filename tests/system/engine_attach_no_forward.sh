@@ -9,26 +9,8 @@
 # Checks: the attach answers the container's IP, eth0 carries it inside the
 # container, the daemon logged the failed write, ip_forward is unchanged,
 # and N is as before after shutdown.
-set -euo pipefail
-. "$(dirname "$0")/lib/quiet_grep.bash"
-. "$(dirname "$0")/lib/procs.bash"
-. "$(dirname "$0")/lib/container.bash"
-trap 'echo "FAILED at line $LINENO: $BASH_COMMAND"' ERR
-[ "$(id -u)" = 0 ] || { echo "needs root"; exit 77; }
-BUILD_DIR=${BUILD_DIR:-$(cd "$(dirname "$0")/../.." && pwd)/build}
 tag=nf$$
-N=ovl${tag}n
-tmp=$(mktemp -d /tmp/overlayd-$tag.XXXX)
-pids=() cns=()
-cleanup() {
-  stop_all "${pids[@]}"
-  for c in "${cns[@]}"; do ip netns del "$c" 2>/dev/null || true; done
-  ip netns del "$N" 2>/dev/null || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-ip netns add "$N"
-ip -n "$N" link set lo up
+. "$(dirname "$0")/lib/one_node.bash"
 [ "$(ip netns exec "$N" cat /proc/sys/net/ipv4/ip_forward)" = 0 ]
 snapshot() {
   ip -n "$N" -j link show | python3 -c 'import json,sys; print(sorted((l["ifname"], l.get("operstate")) for l in json.load(sys.stdin)))'
@@ -44,8 +26,6 @@ ip netns exec "$N" unshare -m --propagation private sh -c '
   exec "$0" --data-dir "$1/d" --socket "$1/ipc.sock" --http off --firewall-table "ovl_$2" --log-level warn' \
   "$BUILD_DIR/overlayd" "$tmp" "$tag" > "$tmp/d.log" 2>&1 &
 pids+=($!)
-ctl() { "$BUILD_DIR/overlayctl" --socket "$tmp/ipc.sock" --timeout-ms 10000 call "$1"; }
-field() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
 
 ctl '{"op":"setup_global_overlay","deployment":"'$tag'","instance_id":"1","cluster_cidr":"10.200.0.0/16","slice_cidr":"10.200.1.0/24","wg_port":51820}' > /dev/null
 ctl '{"op":"setup_service_overlay","service":"web"}' > /dev/null

@@ -4,29 +4,9 @@
 #
 #   ns N: overlayd --http 127.0.0.1:7420   <-   overlayctl (in N)
 #
-set -euo pipefail
-. "$(dirname "$0")/lib/quiet_grep.bash"
-. "$(dirname "$0")/lib/procs.bash"
-. "$(dirname "$0")/lib/container.bash"
-trap 'echo "FAILED at line $LINENO: $BASH_COMMAND"' ERR
-[ "$(id -u)" = 0 ] || { echo "needs root"; exit 77; }
-BUILD_DIR=${BUILD_DIR:-$(cd "$(dirname "$0")/../.." && pwd)/build}
 tag=oc$$
-N=ovl${tag}n
-tmp=$(mktemp -d /tmp/overlayd-$tag.XXXX)
-pids=() cns=()
-cleanup() {
-  stop_all "${pids[@]}"
-  for c in "${cns[@]}"; do ip netns del "$c" 2>/dev/null || true; done
-  ip netns del "$N" 2>/dev/null || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-ip netns add "$N"
-ip -n "$N" link set lo up
-ip netns exec "$N" "$BUILD_DIR/overlayd" --data-dir "$tmp/d" --socket "$tmp/ipc.sock" --http 127.0.0.1:7420 \
-  --firewall-table "ovl_$tag" --log-level warn > "$tmp/d.log" 2>&1 &
-pids+=($!)
+. "$(dirname "$0")/lib/one_node.bash"
+start_daemon --http 127.0.0.1:7420
 C() { ip netns exec "$N" "$BUILD_DIR/overlayctl" --socket "$tmp/ipc.sock" --timeout-ms 10000 "$@"; }
 rc() { set +e; "$@" > "$tmp/out" 2> "$tmp/err"; local r=$?; set -e; echo $r; }
 

@@ -10,30 +10,12 @@
 # (found in the trace API) with its hops (external → gateway → allocator),
 # the service with its subnet, and the actors table; a screenshot is kept in
 # the test logs ($TEST_LOG_DIR, else the temp dir printed).
-set -euo pipefail
-. "$(dirname "$0")/lib/quiet_grep.bash"
-. "$(dirname "$0")/lib/procs.bash"
-trap 'echo "FAILED at line $LINENO: $BASH_COMMAND"' ERR
-[ "$(id -u)" = 0 ] || { echo "needs root"; exit 77; }
 command -v chromium > /dev/null || { echo "chromium is not installed (scripts/apt-packages.txt lists it)"; exit 1; }
-BUILD_DIR=${BUILD_DIR:-$(cd "$(dirname "$0")/../.." && pwd)/build}
 tag=wv$$
-N=ovl${tag}n
-tmp=$(mktemp -d /tmp/overlayd-$tag.XXXX)
-logs=${TEST_LOG_DIR:-$tmp}
-pids=()
-cleanup() {
-  stop_all "${pids[@]}"
-  ip netns del "$N" 2>/dev/null || true
-  rm -rf "$tmp/d" "$tmp/chrome"*
-  [ "$logs" = "$tmp" ] || rm -rf "$tmp"
-}
-trap cleanup EXIT
-ip netns add "$N"
-ip -n "$N" link set lo up
-ip netns exec "$N" "$BUILD_DIR/overlayd" --data-dir "$tmp/d" --socket "$tmp/ipc.sock" --http 127.0.0.1:7420 \
-  --firewall-table "ovl_$tag" --log-level warn > "$tmp/d.log" 2>&1 &
-pids+=($!)
+. "$(dirname "$0")/lib/one_node.bash"
+logs=${TEST_LOG_DIR:-$tmp/keep}
+mkdir -p "$logs"
+start_daemon --http 127.0.0.1:7420
 C() { "$BUILD_DIR/overlayctl" --socket "$tmp/ipc.sock" --timeout-ms 10000 "$@"; }
 C global up --cluster 10.200.0.0/16 --slice 10.200.1.0/24 --deployment "$tag" > /dev/null
 C service add web > /dev/null
