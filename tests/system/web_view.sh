@@ -9,7 +9,8 @@
 # Checks: the DOM shows the allocate_ip request under its correlation id
 # (found in the trace API) with its hops (external → gateway → allocator),
 # the service with its subnet, and the actors table; a screenshot is kept in
-# the test logs ($TEST_LOG_DIR, else the temp dir printed).
+# the test logs ($TEST_LOG_DIR, which tests/run_all.sh sets; run alone, the
+# screenshot goes with the temp dir).
 command -v chromium > /dev/null || { echo "chromium is not installed (scripts/apt-packages.txt lists it)"; exit 1; }
 tag=wv$$
 . "$(dirname "$0")/lib/one_node.bash"
