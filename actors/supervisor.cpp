@@ -1142,16 +1142,23 @@ class supervisor_impl : public traced<supervisor_actor::base> {
       if (child.rfind(prefix, 0) != 0) return std::nullopt;
       return child.substr(prefix.size());
     };
+    // The child is restarted here, before this request is answered: our own
+    // down message may still be on its way (the dying actor notifies its
+    // monitors one after another), and a request after this one must find
+    // the new actor. The late down message then names an address we no
+    // longer hold and is ignored.
     if (auto svc = svc_of("service_overlay:")) {
       auto it = services_.find(*svc);
       if (it == services_.end()) return ipc::resp::err{"no service_overlay actor for service " + *svc};
       crash_and_wait(it->second->actor);
+      restart_service(*svc, *it->second, "crash requested");
       return ipc::resp::ok{};
     }
     if (auto svc = svc_of("dedicated_transport:")) {
       auto it = dedicated_.find(*svc);
       if (it == dedicated_.end()) return ipc::resp::err{"no dedicated_transport actor for service " + *svc};
       crash_and_wait(it->second.actor);
+      restart_dedicated(*svc, it->second, "crash requested");
       return ipc::resp::ok{};
     }
     // The singletons: killed, then restarted here (their down message then
@@ -1219,35 +1226,42 @@ class supervisor_impl : public traced<supervisor_actor::base> {
       if (!p.candidates.empty()) nat_peer_send(k, p.candidates);
   }
 
+  // Same state, new actor: its bridge, attachments and pool binding carry on.
+  void restart_service(const std::string& svc, service_child& ch, const std::string& why) {
+    spdlog::warn("service_overlay {} exited ({}); restarting it", svc, why);
+    ch.st->restarts.fetch_add(1);
+    ch.actor = spawn_service_overlay(system(), obs_, ch.st, ch.host, pools_);
+    monitor(ch.actor);
+  }
+
+  // The new actor rebuilds the device from the marker and its peers; we wait
+  // for the rebuild (it does it before its first message), so requests after
+  // this one find the device again.
+  void restart_dedicated(const std::string& svc, dedicated_child& d, const std::string& why) {
+    spdlog::warn("dedicated_transport {} exited ({}); restarting it", svc, why);
+    const auto was_up = d.st->up_with;  // the dead actor no longer writes it
+    d.actor = spawn_dedicated_transport(system(), obs_, d.st, d.host, pools_);
+    monitor(d.actor);
+    if (!was_up) return;
+    caf::scoped_actor self{system()};
+    self->request(d.actor, std::chrono::seconds(30), ded_up_atom::value, correlation_id{0}, *was_up)
+        .receive(
+            [&](correlation_id, dedicated_up& u) {
+              if (u.failure) spdlog::error("dedicated_transport {}: not rebuilt: {}", svc, u.failure->message);
+            },
+            [&](caf::error& e) { spdlog::error("dedicated_transport {}: {}", svc, caf::to_string(e)); });
+  }
+
   void on_child_down(const caf::down_msg& dm) {
     if (stopping_) return;
     for (auto& [svc, ch] : services_) {
       if (dm.source != ch->actor.address()) continue;
-      // Same state, new actor: its bridge, attachments and pool binding carry on.
-      spdlog::warn("service_overlay {} exited ({}); restarting it", svc, to_string(dm.reason));
-      ch->st->restarts.fetch_add(1);
-      ch->actor = spawn_service_overlay(system(), obs_, ch->st, ch->host, pools_);
-      monitor(ch->actor);
+      restart_service(svc, *ch, to_string(dm.reason));
       return;
     }
     for (auto& [svc, d] : dedicated_) {
       if (dm.source != d.actor.address()) continue;
-      // The new actor rebuilds the device from the marker and its peers.
-      spdlog::warn("dedicated_transport {} exited ({}); restarting it", svc, to_string(dm.reason));
-      const auto was_up = d.st->up_with;  // the dead actor no longer writes it
-      d.actor = spawn_dedicated_transport(system(), obs_, d.st, d.host, pools_);
-      monitor(d.actor);
-      // Wait for the rebuild (the new actor does it before its first
-      // message), so requests after this one find the device again.
-      if (was_up) {
-        caf::scoped_actor self{system()};
-        self->request(d.actor, std::chrono::seconds(30), ded_up_atom::value, correlation_id{0}, *was_up)
-            .receive(
-                [&](correlation_id, dedicated_up& u) {
-                  if (u.failure) spdlog::error("dedicated_transport {}: not rebuilt: {}", svc, u.failure->message);
-                },
-                [&](caf::error& e) { spdlog::error("dedicated_transport {}: {}", svc, caf::to_string(e)); });
-      }
+      restart_dedicated(svc, d, to_string(dm.reason));
       return;
     }
     if (allocator_ && dm.source == allocator_.address()) {

@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <optional>
 #include <thread>
 
 #include "cmd/logging.hpp"
@@ -137,6 +138,17 @@ int main(int argc, char** argv) {
     spdlog::error("{}", lock.err().message);
     return 1;
   }
+  // The HTTP token exists before the socket file does: a client that sees
+  // the socket can read the token.
+  std::optional<std::string> token;
+  if (http_bind) {
+    auto t = ipc::load_or_create_token(cfg.data_dir);
+    if (!t) {
+      spdlog::error("{}", t.err().message);
+      return 1;
+    }
+    token = std::move(t).value();
+  }
   // The socket file appears at bind; clients that connect before step 4
   // wait in the listen backlog.
   auto server = ipc::unix_server::bind(socket_path);
@@ -146,11 +158,6 @@ int main(int argc, char** argv) {
   }
   std::unique_ptr<ipc::http_api> api;
   if (http_bind) {
-    auto token = ipc::load_or_create_token(cfg.data_dir);
-    if (!token) {
-      spdlog::error("{}", token.err().message);
-      return 1;
-    }
     auto a = ipc::http_api::bind(*http_bind, *token);
     if (!a) {
       spdlog::error("{}", a.err().message);
