@@ -43,6 +43,7 @@ using release_atom = caf::atom_constant<caf::atom("release_ip")>; // allocator
 using pools_atom = caf::atom_constant<caf::atom("pools")>;        // allocator: a pool operation
 using services_atom = caf::atom_constant<caf::atom("services")>;  // supervisor: the service table
 using peers_atom = caf::atom_constant<caf::atom("peers")>;        // supervisor: the peer table
+using dns_view_atom = caf::atom_constant<caf::atom("dns_view")>;  // supervisor: domains and records
 using dns_set_atom = caf::atom_constant<caf::atom("dns_set")>;    // dns
 using dns_del_atom = caf::atom_constant<caf::atom("dns_del")>;    // dns
 using dns_listen_atom = caf::atom_constant<caf::atom("dns_listen")>;  // dns: serve on / stop serving on
@@ -199,6 +200,7 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(overlayd::actors::pool_request)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(overlayd::actors::pool_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<overlayd::actors::service_row>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<overlayd::actors::peer_row>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(overlayd::actors::dns_view)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(overlayd::net::endpoint)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(overlayd::net::cidr)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(overlayd::actors::nat_setup)
@@ -293,6 +295,8 @@ using supervisor_actor = caf::typed_actor<
     // GET /v1/services: every service the node knows, as service_row.
     caf::replies_to<services_atom>::with<std::vector<service_row>>,
     // GET /v1/peers: every peer of every device, with byte counters.
-    caf::replies_to<peers_atom>::with<std::vector<peer_row>>>;
+    caf::replies_to<peers_atom>::with<std::vector<peer_row>>,
+    // GET /v1/dns: the domains served and the registered names.
+    caf::replies_to<dns_view_atom>::with<dns_view>>;
 
 }  // namespace overlayd::actors

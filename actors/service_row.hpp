@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "net/ip.hpp"
 
@@ -20,6 +22,13 @@ struct service_row {
   std::string dedicated_interface;         // dedicated mode: its WireGuard device
   uint16_t dedicated_port = 0;
   std::string dedicated_public_key;
+};
+
+// The overlay DNS as GET /v1/dns and `overlayctl dns` show it: the domains
+// served (the node-wide one first) and every registered name.
+struct dns_view {
+  std::vector<std::string> domains;
+  std::vector<std::pair<std::string, std::vector<net::ip_address>>> records;  // sorted by name
 };
 
 // One peer of one of the node's WireGuard devices, as GET /v1/peers and

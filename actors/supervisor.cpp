@@ -177,6 +177,14 @@ class supervisor_impl : public traced<supervisor_actor::base> {
         },
         [this](services_atom) -> std::vector<service_row> { return service_table(); },
         [this](peers_atom) -> std::vector<peer_row> { return peer_table(); },
+        [this](dns_view_atom) -> dns_view {
+          dns_view v;
+          v.domains.push_back(cfg_.dns.domain);
+          for (const auto& d : dns_domains_)
+            if (d != cfg_.dns.domain) v.domains.push_back(d);
+          for (const auto& e : dns_store_->snapshot()->entries()) v.records.emplace_back(e.key, e.addresses);
+          return v;
+        },
         [this](stall_atom, correlation_id c, const std::string& svc, std::shared_ptr<stall_gate> g) -> reply {
           auto it = services_.find(svc);
           if (it == services_.end()) return {c, ipc::resp::err{"no service_overlay actor for service " + svc}};

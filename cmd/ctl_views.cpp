@@ -156,6 +156,24 @@ std::string nat_view(const json& nat, const json& attempts) {
   return o.str();
 }
 
+std::string dns_view(const json& dns) {
+  std::ostringstream o;
+  std::string domains;
+  if (dns.contains("domains") && dns["domains"].is_array())
+    for (const auto& d : dns["domains"]) domains += (domains.empty() ? "" : ", ") + d.get<std::string>();
+  o << "domains: " << (domains.empty() ? "-" : domains) << "\n";
+  table t({"NAME", "ADDRESSES"});
+  if (dns.contains("records") && dns["records"].is_array())
+    for (const auto& r : dns["records"]) {
+      std::string ips;
+      if (r.contains("addresses") && r["addresses"].is_array())
+        for (const auto& a : r["addresses"]) ips += (ips.empty() ? "" : ", ") + a.get<std::string>();
+      t.add({str(r, "name"), ips});
+    }
+  o << t.render();
+  return o.str();
+}
+
 std::string trace_view(const json& trace, const trace_filter& f) {
   // Records in seq order, grouped by correlation id (0: not part of a request).
   std::map<uint64_t, std::vector<const json*>> by_request;

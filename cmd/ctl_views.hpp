@@ -16,6 +16,7 @@ std::string status_view(const nlohmann::json& status);
 std::string peers_view(const nlohmann::json& status, const nlohmann::json& nat, int64_t now_unix);
 std::string services_view(const nlohmann::json& services);
 std::string nat_view(const nlohmann::json& nat, const nlohmann::json& attempts);
+std::string dns_view(const nlohmann::json& dns);
 
 // The actor trace as one tree per request: its correlation id, then every
 // hop (sender -> receiver, message type, wait since the previous hop

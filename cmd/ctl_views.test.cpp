@@ -41,6 +41,11 @@ TEST_CASE("overlayctl views: status, peers, services and nat read as tables") {
   CHECK(has(sv, "10.200.40.64/26"));
   CHECK(has(sv, "zl-x-d:51421"));
 
+  const auto dv = dns_view(json::parse(R"({"domains":["overlay","cluster.local"],
+    "records":[{"name":"web-1","addresses":["10.200.40.66","fd00::2"]}]})"));
+  CHECK(has(dv, "domains: overlay, cluster.local"));
+  CHECK(has(dv, "web-1  10.200.40.66, fd00::2"));
+
   auto attempts = json::parse(R"([{"peer":"P2","attempts":[{"age_secs":3,"pairs_tried":2,"outcome":"punched","reason":"ok"}]}])");
   const auto nv = nat_view(nat, attempts);
   CHECK(has(nv, "10.97.0.1:51820"));

@@ -15,7 +15,7 @@
 //   dns add NAME IP | dns rm NAME
 //   prune [LIVE_BRIDGE...] | nat tick | shutdown | call '<request json>'
 // Views (tables by default, --json for scripts):
-//   status | peers | services | nat        (peers, services, nat: HTTP API)
+//   status | peers | services | nat | dns  (all but status: HTTP API)
 //   trace [--follow] [--op OP] [--service S] [--slower-than 5ms] [--perfetto FILE]
 //
 // Exit codes: 0 ok; 1 the daemon answered `err` (its message on stderr);
@@ -337,7 +337,7 @@ int main(int argc, char** argv) {
   release->add_option("IP", ip_addr)->required();
   release->callback(run([&] { return send(o, {{"op", "release_ip"}, {"ip", ip_addr}}); }));
 
-  auto* dns = app.add_subcommand("dns", "overlay DNS records")->require_subcommand(1);
+  auto* dns = app.add_subcommand("dns", "overlay DNS: the view, or `dns add` / `dns rm`");
   std::string dns_name;
   auto* dadd = dns->add_subcommand("add", "register_dns");
   dadd->add_option("NAME", dns_name)->required();
@@ -402,6 +402,16 @@ int main(int argc, char** argv) {
     std::fputs(o.as_json ? (json{{"status", *n}, {"attempts", *a}}.dump() + "\n").c_str()
                          : ctl::nat_view(*n, *a).c_str(),
                stdout);
+    rc = exit_ok;
+  });
+  dns->callback([&] {
+    if (!dns->get_subcommands().empty()) return;  // `dns add` / `dns rm` ran
+    auto d = http_json(o, "/v1/dns");
+    if (!d) {
+      rc = exit_unreachable;
+      return;
+    }
+    std::fputs(o.as_json ? (d->dump() + "\n").c_str() : ctl::dns_view(*d).c_str(), stdout);
     rc = exit_ok;
   });
   bool follow = false;

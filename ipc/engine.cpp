@@ -177,6 +177,16 @@ result<std::vector<actors::service_row>> engine::services() {
   return out;
 }
 
+result<actors::dns_view> engine::dns() {
+  if (stopped_.load() || !impl_->sys || !impl_->supervisor) return error(errc::precondition, "engine stopped");
+  caf::scoped_actor self{*impl_->sys};
+  result<actors::dns_view> out = error(errc::timeout, "supervisor did not answer");
+  self->request(impl_->supervisor, std::chrono::seconds(10), actors::dns_view_atom::value)
+      .receive([&](actors::dns_view& v) { out = std::move(v); },
+               [&](caf::error& e) { out = error(errc::internal, "supervisor: " + caf::to_string(e)); });
+  return out;
+}
+
 result<std::vector<actors::peer_row>> engine::wg_peers() {
   if (stopped_.load() || !impl_->sys || !impl_->supervisor) return error(errc::precondition, "engine stopped");
   caf::scoped_actor self{*impl_->sys};

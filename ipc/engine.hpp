@@ -105,6 +105,8 @@ class engine {
   result<std::vector<actors::service_row>> services();
   // Every peer of every device of the node, with byte counters (GET /v1/peers).
   result<std::vector<actors::peer_row>> wg_peers();
+  // The overlay DNS: domains served and registered names (GET /v1/dns).
+  result<actors::dns_view> dns();
   actors::observability& observability() noexcept { return *obs_; }
   const request_metrics& metrics() const noexcept { return metrics_; }
   peer_metrics& peers() noexcept { return peers_; }

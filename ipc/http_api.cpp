@@ -124,6 +124,22 @@ void http_api::impl::routes() {
     }
     res.set_content(services_json(*rows), "application/json");
   });
+  server.Get("/v1/dns", [this](const httplib::Request& req, httplib::Response& res) {
+    if (!read_allowed(req, res)) return;
+    auto v = eng->dns();
+    if (!v) {
+      res.status = 503;
+      res.set_content(nlohmann::json{{"error", v.err().message}}.dump(), "application/json");
+      return;
+    }
+    auto recs = nlohmann::json::array();
+    for (const auto& [name, ips] : v->records) {
+      auto a = nlohmann::json::array();
+      for (const auto& ip : ips) a.push_back(ip.to_string());
+      recs.push_back({{"name", name}, {"addresses", a}});
+    }
+    res.set_content(nlohmann::json{{"domains", v->domains}, {"records", recs}}.dump(), "application/json");
+  });
   server.Get("/v1/peers", [this](const httplib::Request& req, httplib::Response& res) {
     if (!read_allowed(req, res)) return;
     auto rows = eng->wg_peers();

@@ -32,6 +32,7 @@ C peers > "$tmp/peers"
 grep -q "$K" "$tmp/peers"; grep -q "10.210.4.0/24,10.210.5.0/24" "$tmp/peers"; grep -q "never" "$tmp/peers"
 C peers --json | python3 -c 'import json,sys; [p]=[p for p in json.load(sys.stdin) if p["public_key"]==sys.argv[1]]; assert p["rx_bytes"]==0' "$K"
 C nat > "$tmp/nat"; grep -q "^CANDIDATE" "$tmp/nat"
+C dns > "$tmp/dns"; grep -q "^domains: overlay" "$tmp/dns"; grep -qE "^web-1 +$ip$" "$tmp/dns" || { cat "$tmp/dns"; exit 1; }
 
 # The trace: a tree per request, filterable.
 C trace --op attach_container > "$tmp/trace"
