@@ -269,6 +269,7 @@ device_counters device::counters() const {
   r.rx_source_rejected = c.rx_source_rejected.load();
   r.rx_handshake_dropped = c.rx_handshake_dropped.load();
   r.rx_cookie_replies_sent = c.rx_cookie_replies_sent.load();
+  r.rx_handshake_rate_limited = c.rx_handshake_rate_limited.load();
   r.rx_foreign = c.rx_foreign.load();
   r.tx_no_route = c.tx_no_route.load();
   r.tx_oversize = c.tx_oversize.load();

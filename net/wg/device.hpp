@@ -78,6 +78,7 @@ struct device_counters {
   uint64_t rx_unauthenticated = 0;  // unknown index, failed AEAD, replay
   uint64_t rx_source_rejected = 0;  // inner source not in the peer's allowed-ips
   uint64_t rx_handshake_dropped = 0;  // handshake queue full, bad MAC, failed
+  uint64_t rx_handshake_rate_limited = 0;  // under load, over the source's 20/s
   uint64_t rx_cookie_replies_sent = 0;
   uint64_t rx_foreign = 0;       // handed to the foreign-datagram handler
   uint64_t tx_no_route = 0;      // TUN packet with no matching allowed-ip
