@@ -342,6 +342,11 @@ void device::impl::deliver(std::span<const uint8_t> pkt) {
   if (!rx_coalescer->add(pkt)) bump(c.tun_write_failed);  // larger than any TUN write
 }
 
+void device::handle_datagram_for_test(std::span<uint8_t> d, const net::endpoint& src) {
+  auto s = snap_.load();
+  io_->handle_datagram(*s, d.data(), d.size(), src);
+}
+
 void device::impl::handle_datagram(const snapshot& s, uint8_t* buf, size_t len,
                                    const net::endpoint& src) {
   auto type = message_type_of({buf, len});
