@@ -398,3 +398,23 @@ TEST_CASE("a dedicated service gets a distinct device, port and key, and service
     CHECK(contains(sh("ip route show 10.201.0.2"), "dev " + d.interface));
   });
 }
+
+// issue 12: a built-in relay without a credential would be anyone's. It is
+// refused with the reason in the nat_tick reply (and the log); NAT goes on.
+TEST_CASE("the built-in relay refuses to start without auth_credential, saying so in the nat_tick reply" *
+          doctest::skip(not_root)) {
+  in_private_netns([] {
+    scoped_engine e("relay-nocred");
+    auto g = global();
+    g.nat = nat_config_spec{};
+    g.nat->enabled = true;
+    g.nat->relay_server = relay_server_spec{0, "127.0.0.1:3490", 4, std::nullopt};
+    REQUIRE(std::holds_alternative<resp::bridge_name>(e.call(g)));
+    auto r = e.call(req::nat_tick{});
+    REQUIRE(std::holds_alternative<resp::err>(r));
+    CHECK(contains(std::get<resp::err>(r).message, "built-in relay server not started"));
+    CHECK(contains(std::get<resp::err>(r).message, "auth_credential"));
+    // Every tick says so while the config stands.
+    CHECK(std::holds_alternative<resp::err>(e.call(req::nat_tick{})));
+  });
+}

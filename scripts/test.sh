@@ -27,7 +27,8 @@ fi
 if [ "${FUZZ_SECONDS:-20}" != 0 ]; then
   # libFuzzer targets need clang; only the fuzz targets (and what they link) are built.
   if [ ! -f build-fuzz/build.ninja ]; then
-    CXX=clang++ meson setup build-fuzz --wrap-mode=nodownload -Dfuzz=true -Dbuildtype=debugoptimized >/dev/null ||
+    CXX=clang++ meson setup build-fuzz --wrap-mode=nodownload -Dfuzz=true -Dbuildtype=debugoptimized \
+      -Db_sanitize=address,undefined -Db_lundef=false >/dev/null ||
       { echo "fuzz configure failed"; echo "0 passed, 1 failed"; exit 1; }
   fi
   targets=$(ninja -C build-fuzz -t targets all | grep -oE '^tests/fuzz_[A-Za-z0-9_]+' | sort -u)

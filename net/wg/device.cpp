@@ -62,6 +62,7 @@ result<std::unique_ptr<device>> device::create(device_options opts) {
 device::device(tun_device tun, std::shared_ptr<udp_socket> udp, device_options& opts)
     : tun_(std::move(tun)),
       mtu_(opts.mtu),
+      configure_link_(opts.configure_link),
       udp_offload_(opts.udp_offload),
       clock_(opts.clk ? *opts.clk : system_clock_),
       cookies_(clock_),
@@ -133,7 +134,25 @@ overlayd::status device::apply_locked(const device_update& u) {
   if (fx.identity_changed && (*next)->identity) cookies_.set_identity((*next)->identity->public_key);
   snap_.store(std::move(*next));
   if (fresh) switch_socket_locked(std::move(fresh));
+  warn_small_paths(u);
   return {};
+}
+
+// The MTU is fixed when the device is made (its buffers are sized by it);
+// a peer whose route is smaller than that needs fragments or --wg-mtu. Say
+// so once per endpoint, naming the MTU that would fit.
+void device::warn_small_paths(const device_update& u) {
+  if (!configure_link_) return;
+  for (const auto& p : u.peers) {
+    if (!p.endpoint || p.remove || !warned_paths_.insert(*p.endpoint).second) continue;
+    if (warned_paths_.size() > max_peers) warned_paths_.clear();  // bounded
+    const auto path = underlay_mtu({p.endpoint->ip()});
+    if (path.source.rfind("route to", 0) == 0 && device_mtu_for(path.mtu) < mtu_)
+      spdlog::warn("{}: the route to peer endpoint {} has MTU {}; this device's MTU {} exceeds its {} "
+                   "(packets will fragment): set the MTU to {} or less",
+                   name(), p.endpoint->to_string(), path.mtu, mtu_, device_mtu_for(path.mtu),
+                   device_mtu_for(path.mtu));
+  }
 }
 
 void device::switch_socket_locked(std::shared_ptr<udp_socket> s) {
@@ -269,6 +288,7 @@ device_counters device::counters() const {
   r.rx_source_rejected = c.rx_source_rejected.load();
   r.rx_handshake_dropped = c.rx_handshake_dropped.load();
   r.rx_cookie_replies_sent = c.rx_cookie_replies_sent.load();
+  r.rx_handshake_rate_limited = c.rx_handshake_rate_limited.load();
   r.rx_foreign = c.rx_foreign.load();
   r.tx_no_route = c.tx_no_route.load();
   r.tx_oversize = c.tx_oversize.load();

@@ -78,6 +78,7 @@ struct device_counters {
   uint64_t rx_unauthenticated = 0;  // unknown index, failed AEAD, replay
   uint64_t rx_source_rejected = 0;  // inner source not in the peer's allowed-ips
   uint64_t rx_handshake_dropped = 0;  // handshake queue full, bad MAC, failed
+  uint64_t rx_handshake_rate_limited = 0;  // under load, over the source's 20/s
   uint64_t rx_cookie_replies_sent = 0;
   uint64_t rx_foreign = 0;       // handed to the foreign-datagram handler
   uint64_t tx_no_route = 0;      // TUN packet with no matching allowed-ip
@@ -142,6 +143,9 @@ class device : public uapi_handler {
   bool check_peer_handshake(const crypto::public_key& k,
                             std::chrono::system_clock::time_point since) const;
   device_counters counters() const;
+  // Fuzzing and tests: handles `d` (modified in place, as the receive thread's
+  // buffer is) exactly as the udp->tun thread handles a datagram from `src`.
+  void handle_datagram_for_test(std::span<uint8_t> d, const net::endpoint& src);
 
   // --- NAT helper hook ---
   void set_foreign_datagram_handler(foreign_datagram_handler h);
@@ -180,6 +184,9 @@ class device : public uapi_handler {
 
   tun_device tun_;
   uint32_t mtu_;
+  bool configure_link_ = true;
+  std::set<net::endpoint> warned_paths_;  // guarded by ctl_mu_
+  void warn_small_paths(const device_update& u);  // ctl_mu_ held
   bool udp_offload_;
   system_clock_source system_clock_;
   const clock& clock_;

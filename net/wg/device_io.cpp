@@ -1,9 +1,12 @@
 // The device's I/O threads: tun->udp (encrypt), udp->tun (decrypt), the
 // handshake worker and the timer tick. See device.hpp for the picture.
 #include <poll.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <spdlog/spdlog.h>
 
+#include <cerrno>
 #include <cstring>
 
 #include "net/wg/cpu_pin.hpp"
@@ -339,6 +342,11 @@ void device::impl::deliver(std::span<const uint8_t> pkt) {
   if (!rx_coalescer->add(pkt)) bump(c.tun_write_failed);  // larger than any TUN write
 }
 
+void device::handle_datagram_for_test(std::span<uint8_t> d, const net::endpoint& src) {
+  auto s = snap_.load();
+  io_->handle_datagram(*s, d.data(), d.size(), src);
+}
+
 void device::impl::handle_datagram(const snapshot& s, uint8_t* buf, size_t len,
                                    const net::endpoint& src) {
   auto type = message_type_of({buf, len});
@@ -365,12 +373,18 @@ void device::impl::handle_datagram(const snapshot& s, uint8_t* buf, size_t len,
   it.len = std::min(len, it.bytes.size());
   std::memcpy(it.bytes.data(), buf, it.len);
   it.src = src;
+  // Answers to handshakes we started are recognised by their receiver index
+  // (a lookup, no crypto) and skip the queue a flood of initiations fills.
+  bool ours = false;
+  if (*type != message_type::initiation && len >= 12) {
+    auto e = dev.indices_.lookup(load_le32(buf + 8));
+    ours = e && e->kind == index_kind::handshake;
+  }
   std::lock_guard lk(hq_mu);
-  if (hq.size() >= max_queued_handshakes) {
+  if (!hq.push(it, ours)) {
     bump(c.rx_handshake_dropped);
     return;
   }
-  hq.push_back(it);
   hq_cv.notify_one();
 }
 
@@ -403,14 +417,17 @@ void device::impl::handle_transport(const snapshot& s, uint8_t* buf, size_t len,
 // ---------------------------------------------------------------- handshakes
 
 void device::impl::run_handshakes() {
+  // Raising one's own niceness needs no privilege; a failure only costs the
+  // priority, not correctness.
+  if (::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), handshake_thread_nice) != 0)
+    spdlog::debug("{}: handshake thread niceness: {}", dev.name(), std::strerror(errno));
   for (;;) {
     handshake_item it;
     {
       std::unique_lock lk(hq_mu);
       hq_cv.wait(lk, [&] { return stopping.load() || !hq.empty(); });
       if (stopping.load()) return;
-      it = hq.front();
-      hq.pop_front();
+      it = *hq.pop();
     }
     handle_handshake(it);
   }
@@ -423,7 +440,7 @@ bool device::impl::under_load() {
   size_t queued;
   {
     std::lock_guard lk(hq_mu);
-    queued = hq.size();
+    queued = hq.normal_size();
   }
   if (queued >= under_load_queue_len) {
     under_load_until_ns.store(
@@ -448,7 +465,11 @@ void device::impl::handle_handshake(const handshake_item& it) {
   // with a cookie (MAC2) get the expensive DH work, the rest a cookie reply.
   const mac_check mc = dev.cookies_.check(msg, it.src);
   if (mc == mac_check::invalid) return bump(c.rx_handshake_dropped);
-  if (mc != mac_check::valid_cookie && under_load()) {
+  const bool loaded = under_load();
+  // Under load each source address gets handshake_rate messages a second of
+  // our work, cookie reply or DH alike (handshake_limiter.hpp).
+  if (loaded && !hs_limiter.allow(it.src.ip(), dev.clock_.now())) return bump(c.rx_handshake_rate_limited);
+  if (mc != mac_check::valid_cookie && loaded) {
     auto reply = dev.cookies_.make_reply(msg, load_le32(it.bytes.data() + 4), it.src);
     if (send_to_endpoint(*dev.udp_.load(), reply.bytes(), it.src)) bump(c.rx_cookie_replies_sent);
     return;

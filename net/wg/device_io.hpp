@@ -10,13 +10,20 @@
 #include <thread>
 
 #include "net/wg/device.hpp"
+#include "net/wg/handshake_limiter.hpp"
+#include "net/wg/handshake_queue.hpp"
 #include "net/wg/offload.hpp"
 
 namespace overlayd::wg {
 
 // Handshake messages waiting for the handshake thread; beyond this many the
-// newest are dropped (a flood cannot grow memory).
+// newest are dropped (a flood cannot grow memory). The priority lane holds
+// answers to handshakes we started (handshake_queue.hpp).
 inline constexpr size_t max_queued_handshakes = 4096;
+inline constexpr size_t max_queued_priority_handshakes = 1024;
+// The handshake thread runs at this niceness: under a flood its work (cookie
+// replies, DH) yields the CPU to the packet threads of established peers.
+inline constexpr int handshake_thread_nice = 10;
 // With this many queued we are "under load": only initiations/responses with
 // a valid cookie (MAC2) are processed, the rest get a cookie reply.
 inline constexpr size_t under_load_queue_len = max_queued_handshakes / 8;
@@ -40,7 +47,8 @@ struct device::impl {
 
   std::mutex hq_mu;  // guards hq
   std::condition_variable hq_cv;
-  std::deque<handshake_item> hq;
+  handshake_queue<handshake_item> hq{max_queued_handshakes, max_queued_priority_handshakes};
+  handshake_limiter hs_limiter;  // handshake thread only
   std::atomic<int64_t> under_load_until_ns{0};  // steady-clock ns
 
   std::mutex timer_mu;  // guards nothing; pairs with timer_cv for the stop wait
@@ -48,7 +56,7 @@ struct device::impl {
 
   struct atomic_counters {
     std::atomic<uint64_t> rx_malformed{0}, rx_unauthenticated{0}, rx_source_rejected{0},
-        rx_handshake_dropped{0}, rx_cookie_replies_sent{0}, rx_foreign{0}, tx_no_route{0},
+        rx_handshake_dropped{0}, rx_handshake_rate_limited{0}, rx_cookie_replies_sent{0}, rx_foreign{0}, tx_no_route{0},
         tx_oversize{0}, tx_no_endpoint{0}, tx_staged_dropped{0}, tx_send_failed{0},
         tun_write_failed{0}, tun_reads{0}, tun_writes{0}, tx_packets{0}, tx_sendmmsg{0},
         rx_packets{0}, rx_recvmmsg{0};

@@ -93,10 +93,11 @@ int main(int argc, char** argv) {
   auto c = (*dev)->counters();
   std::fprintf(stderr,
                "overlay-wg: stopping; drops: rx_malformed=%llu rx_unauth=%llu rx_source=%llu "
-               "rx_handshake=%llu cookie_replies=%llu tx_no_route=%llu tx_oversize=%llu tx_no_endpoint=%llu "
+               "rx_handshake=%llu rate_limited=%llu cookie_replies=%llu tx_no_route=%llu tx_oversize=%llu tx_no_endpoint=%llu "
                "tx_staged_dropped=%llu tx_send_failed=%llu tun_write_failed=%llu\n",
                (unsigned long long)c.rx_malformed, (unsigned long long)c.rx_unauthenticated,
                (unsigned long long)c.rx_source_rejected, (unsigned long long)c.rx_handshake_dropped,
+               (unsigned long long)c.rx_handshake_rate_limited,
                (unsigned long long)c.rx_cookie_replies_sent, (unsigned long long)c.tx_no_route,
                (unsigned long long)c.tx_oversize,
                (unsigned long long)c.tx_no_endpoint, (unsigned long long)c.tx_staged_dropped,

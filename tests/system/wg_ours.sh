@@ -12,8 +12,9 @@
 # Checks: ping both ways and a 3 s iperf3 TCP run through ours<->ours; then C
 # floods A's port with initiations carrying a valid MAC1 (so they reach the
 # handshake queue) for FLOOD_S seconds, at most FLOOD_MAX datagrams, while A
-# pings B: >= 80% of those pings must succeed, and A must have answered with
-# cookie replies (it went "under load"). Finally `wg set peer remove` on B.
+# pings B: >= 80% of those pings must succeed, A must have answered with
+# cookie replies (it went "under load") and rate-limited the source to 20
+# handshake messages a second (its counters). Finally `wg set peer remove` on B.
 # Exit 0 pass, 1 fail, 77 skipped.
 set -u
 [[ $EUID -eq 0 ]] || { echo "skip: needs root"; exit 77; }
@@ -135,6 +136,12 @@ kill "$PID_A"; for _ in $(seq 1 50); do [[ -d /proc/$PID_A ]] || break; sleep 0.
 grep -o 'cookie_replies=[0-9]*' "$TMP/a.log"
 replies=$(grep -o 'cookie_replies=[0-9]*' "$TMP/a.log" | cut -d= -f2)
 (( ${replies:-0} > 0 )) || fail "A never went under load (no cookie replies)"
+# One source: under load it gets at most 20 handshake messages a second of
+# A's work (burst 5); the rest are counted as rate-limited, not answered.
+limited=$(grep -o 'rate_limited=[0-9]*' "$TMP/a.log" | cut -d= -f2)
+echo "rate_limited=${limited:-0}"
+(( ${limited:-0} > 0 )) || fail "the flood was not rate-limited per source"
+(( replies <= 20 * (FLOOD_S + 2) + 5 )) || fail "$replies cookie replies to one source: more than its 20/s"
 echo "== wg set ... remove on B"
 nsB wg set "$WB" peer "$(cat "$TMP/a.pub")" remove || fail "wg set remove"
 [[ -z $(nsB wg show "$WB" peers) ]] || fail "peer still listed after remove"
