@@ -248,7 +248,8 @@ bool tcp_coalescer::add(std::span<const uint8_t> pkt) {
   const bool tcp = mergeable(pkt.data(), pkt.size(), l);
   if (len_ == 0) {
     if (vnet_hdr_size + pkt.size() > buf_.size()) return false;  // caller drops it
-    std::memcpy(buf_.data() + vnet_hdr_size, pkt.data(), pkt.size());
+    // An empty span may have a null data(): memcpy must not see it (UBSan).
+    if (!pkt.empty()) std::memcpy(buf_.data() + vnet_hdr_size, pkt.data(), pkt.size());
     len_ = vnet_hdr_size + pkt.size();
     segs_ = 1;
     tcp_ = tcp;
