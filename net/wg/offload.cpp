@@ -202,7 +202,7 @@ int split_offload_packet(const vnet_hdr& h, std::span<uint8_t> pkt, size_t mtu,
   }
   uint8_t* o = out(pkt.size());
   if (!o) return -1;
-  std::memcpy(o, pkt.data(), pkt.size());
+  if (!pkt.empty()) std::memcpy(o, pkt.data(), pkt.size());  // never memcpy from a null data()
   return 1;
 }
 
