@@ -49,7 +49,10 @@ ip netns exec "$NA" wg set "$WA" listen-port 51820 private-key "$TMP/a.key" \
 ip netns exec "$NB" wg set "$WB" listen-port 51821 private-key "$TMP/b.key" \
   peer "$(cat "$TMP/a.pub")" endpoint 192.168.87.1:51820 allowed-ips 10.88.0.1/32
 ip netns exec "$NA" ping -c 3 -i 0.2 -W 3 10.88.0.2 >/dev/null
-ip netns exec "$NA" iperf3 -s -D -p 5201 --logfile "$TMP/iperf-s.log"
+# -D daemonizes: its pid comes from the pidfile, so cleanup can stop it.
+ip netns exec "$NA" iperf3 -s -D -p 5201 --logfile "$TMP/iperf-s.log" -I "$TMP/iperf-s.pid"
+for _ in $(seq 50); do [ -s "$TMP/iperf-s.pid" ] && break; sleep 0.1; done
+PIDS+=("$(tr -d '\0' < "$TMP/iperf-s.pid")")
 sleep 0.5
 run() {  # label -> Mbit/s (B sends to A: A decrypts while flooded)
   ip netns exec "$NB" iperf3 -c 10.88.0.1 -p 5201 -t "$SECS" -J >"$TMP/$1.json"
