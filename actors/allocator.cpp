@@ -112,6 +112,9 @@ class allocator_impl : public traced<allocator_actor::base> {
               if (ip) out.ip = *ip; else fail(ip.err());
             },
             [&](const pool::release& m) { pools_.release(m.ip); },
+            [&](const pool::reserve& m) {
+              if (auto r = pools_.reserve(m.ip); !r) fail(r.err());
+            },
             [&](const pool::allocate_port& m) {
               auto p = pools_.allocate_port(m.base);
               if (p) out.port = *p; else fail(p.err());

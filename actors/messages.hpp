@@ -68,6 +68,8 @@ using ded_down_atom = caf::atom_constant<caf::atom("ded_down")>;  // dedicated_t
 using crash_atom = caf::atom_constant<caf::atom("crash")>;        // testing: crash a supervised child
 using stall_atom = caf::atom_constant<caf::atom("stall")>;        // testing: block a service's actor
 using sweep_atom = caf::atom_constant<caf::atom("sweep")>;        // supervisor: its orphan-veth timer
+using adopt_end_atom = caf::atom_constant<caf::atom("adopt_end")>;  // supervisor/service_overlay: grace over
+using keep_atom = caf::atom_constant<caf::atom("keep_host")>;    // supervisor: exit without teardown
 
 // ---- payloads ------------------------------------------------------------------
 
@@ -95,6 +97,7 @@ struct unbind { std::string service; };
 struct allocate { std::string service; };                    // -> ip, subnet (its pool's range)
 struct allocate_slice {};                                    // -> ip
 struct release { net::ip_address ip; };
+struct reserve { net::ip_address ip; };                      // an address an adopted container holds
 struct allocate_port { uint16_t base; };                     // -> port (dedicated band)
 struct reserve_port { uint16_t base, port; };                // a port from the marker
 struct release_port { uint16_t port; };
@@ -108,7 +111,7 @@ using pool_request =
                  pool::open, pool::close, pool::bind, pool::unbind, pool::allocate,
                  pool::allocate_slice, pool::release, pool::allocate_port,
                  pool::reserve_port, pool::release_port, pool::assignments, pool::set_routed,
-                 pool::route_check, pool::bindings>;
+                 pool::route_check, pool::bindings, pool::reserve>;
 struct pool_reply {
   std::optional<error> failure;  // set when the operation failed
   std::optional<net::ip_address> ip;
@@ -266,6 +269,7 @@ using service_overlay_actor = caf::typed_actor<
     caf::replies_to<svc_attach_atom, correlation_id, service_context,
                     ipc::req::attach_container>::with<correlation_id, ipc::response>,
     caf::replies_to<svc_detach_atom, correlation_id, uint32_t>::with<correlation_id, ipc::response>,
+    caf::replies_to<adopt_end_atom, correlation_id>::with<correlation_id, std::vector<std::string>>,
     caf::replies_to<stall_atom, correlation_id, std::shared_ptr<stall_gate>>::with<correlation_id, ipc::response>,
     caf::replies_to<svc_down_atom, correlation_id, service_context, teardown_kind,
                     dedicated_transport_actor>::with<correlation_id, ipc::response>,
@@ -285,6 +289,8 @@ using supervisor_actor = caf::typed_actor<
     caf::replies_to<stop_atom, correlation_id>::with<correlation_id, ipc::response>,
     caf::replies_to<init_atom, gateway_actor>::with<bool>,
     caf::reacts_to<sweep_atom>,
+    caf::reacts_to<adopt_end_atom>,
+    caf::replies_to<keep_atom>::with<bool>,
     // Testing: make the named child crash as if its handler threw
     // ("service_overlay:<svc>", "dedicated_transport:<svc>", "allocator",
     // "dns", "nat_orchestrator"); the supervisor restarts it.

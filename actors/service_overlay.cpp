@@ -6,8 +6,15 @@
 #include <caf/typed_event_based_actor.hpp>
 #include <spdlog/spdlog.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <stdexcept>
+
+#include "core/atomic_file.hpp"
 
 #include "actors/traced.hpp"
 #include "net/host/mutator.hpp"
@@ -39,6 +46,9 @@ class service_overlay_impl : public traced<service_overlay_actor::base> {
         [this](svc_attach_atom, correlation_id c, const service_context& ctx,
                const ipc::req::attach_container& m) -> reply { return {c, attach(ctx, m)}; },
         [this](svc_detach_atom, correlation_id c, uint32_t pid) -> reply { return {c, detach(pid)}; },
+        [this](adopt_end_atom, correlation_id c) -> caf::result<correlation_id, std::vector<std::string>> {
+          return {c, end_adoption()};
+        },
         [this](svc_down_atom, correlation_id c, const service_context& ctx, teardown_kind k,
                const dedicated_transport_actor&) -> reply {
           teardown(ctx, k);
@@ -77,10 +87,14 @@ class service_overlay_impl : public traced<service_overlay_actor::base> {
       ask(pool::bind{svc(), ctx.shared_bridge->name});
       st_->shared = ctx.shared_bridge;
       st_->up = true;
+      reserve_adoptable();
       return ipc::resp::service_overlay{{ctx.shared_bridge->name, ipc::overlay_mode::shared}};
     }
     // auto and isolated: a per-service bridge (isolation is fenced at attach).
-    if (st_->bridge) return ipc::resp::service_overlay{{st_->bridge->name, ipc::overlay_mode::auto_}};
+    if (st_->bridge) {
+      reserve_adoptable();
+      return ipc::resp::service_overlay{{st_->bridge->name, ipc::overlay_mode::auto_}};
+    }
     auto sub = ask(pool::assign_subnet{svc(), ctx.node_key});
     if (sub.failure)
       return engine_error("ServiceSubnetRegistry::assign(" + svc() + ", " + ctx.node_key +
@@ -101,6 +115,7 @@ class service_overlay_impl : public traced<service_overlay_actor::base> {
         if (auto r = ctx.global->add_allowed_ip(*k, *sub.subnet); !r)
           spdlog::debug("service {}: cluster AllowedIPs not updated: {}", svc(), r.err().message);
     spdlog::info("service {}: bridge {} subnet {}", svc(), name, sub.subnet->to_string());
+    reserve_adoptable();
     return ipc::resp::service_overlay{{name, ipc::overlay_mode::auto_}};
   }
 
@@ -125,6 +140,7 @@ class service_overlay_impl : public traced<service_overlay_actor::base> {
       ask(pool::bind{svc(), name});
     }
     st_->up = true;
+    reserve_adoptable();
     ipc::service_overlay_info i;
     i.name = st_->bridge->name;
     i.mode = ipc::overlay_mode::dedicated;
@@ -155,6 +171,8 @@ class service_overlay_impl : public traced<service_overlay_actor::base> {
       st_->shared.reset();
       if (kind == teardown_kind::global) {
         st_->attached.clear();
+        st_->adoptable.clear();
+        persist_or_warn();
         st_->last_ctx.reset();  // drops its reference to the global device
       }
       return;
@@ -173,6 +191,13 @@ class service_overlay_impl : public traced<service_overlay_actor::base> {
     ask(pool::close{name});
     ask(pool::release_subnet{svc(), ctx.node_key});
     st_->bridge.reset();
+    // Its containers' veths went with its own bridge (a shared-bridge
+    // service's stay on the node bridge and are still its).
+    if (!ipc::uses_shared_bridge(st_->mode)) {
+      st_->attached.clear();
+      st_->adoptable.clear();
+      persist_or_warn();
+    }
   }
 
   // ---- linux_pid attach (seed: attach_container_linux) ------------------------
@@ -192,14 +217,28 @@ class service_overlay_impl : public traced<service_overlay_actor::base> {
         return ipc::resp::err{"no service bridge for service " + svc() + "; call setup_service_overlay() first"};
       bridge = &*st_->bridge;
     }
+    // A container a previous run attached: adopted as it is, same addresses.
+    if (auto ad = st_->adoptable.find(pid); ad != st_->adoptable.end()) {
+      const net::attachment_record rec = ad->second;
+      st_->adoptable.erase(ad);
+      if (auto r = adopt(ctx, m, *bridge, rec); r) {
+        persist_or_warn();
+        return ipc::resp::attached{{rec.service_ip, std::nullopt}};
+      } else {
+        spdlog::warn("service {}: pid {} attached by a previous run is attached afresh: {}", svc(), pid,
+                     r.err().message);
+        drop_adoptable(pid, rec);
+      }
+    }
     // The agent retrying after a lost reply: the same answer. Its veth must
     // still be there (a container that died and whose pid came back is a
     // new container: its stale record goes, and it is attached afresh).
     if (auto it = st_->attached.find(pid); it != st_->attached.end()) {
       if (netlink::get_link(host_->netlink(), overlay::veth_host_name(pid, "s")).ok())
         return ipc::resp::attached{{it->second.service_ip, std::nullopt}};
-      forget(pid, it->second);
+      const attach_info stale = it->second;
       st_->attached.erase(it);
+      forget(pid, stale);
     }
     if (st_->attached.size() >= max_service_attachments)
       return ipc::resp::err{"too many attachments on service " + svc() + " (limit " +
@@ -219,7 +258,11 @@ class service_overlay_impl : public traced<service_overlay_actor::base> {
       ask(pool::release{*ip.ip});
       return engine_error(r.err().message);
     }
-    attach_info info{*ip.ip, std::nullopt, m.ephemeral, m.isolation_network};
+    attach_info info{*ip.ip, std::nullopt, m.ephemeral, m.isolation_network,
+                     [&] {
+                       auto n = net::netns_identity(pid);
+                       return n ? *n : std::string();
+                     }()};
     if (m.join_global && ctx.global) {
       auto g = ask(pool::allocate_slice{});
       if (g.failure) {
@@ -252,12 +295,134 @@ class service_overlay_impl : public traced<service_overlay_actor::base> {
       }
     }
     st_->attached[pid] = info;
+    // A restart adopts only what is on disk: a container we cannot record
+    // would be cut off by the next restart, so it is not attached.
+    if (auto p = persist(); !p) {
+      st_->attached.erase(pid);
+      if (info.isolation_network) (void)host_->remove_member_isolation(*info.isolation_network, info.service_ip);
+      if (info.global_ip) ask(pool::release{*info.global_ip});
+      rollback(pid, info);
+      return engine_error("attach pid " + std::to_string(pid) + ": recording the attachment failed: " +
+                          p.err().message + "; the container was not attached");
+    }
     return ipc::resp::attached{{*ip.ip, std::nullopt}};
+  }
+
+  // ---- restarts: adoption ------------------------------------------------------
+
+  // The file of this service's attachments: live ones and adoptable ones
+  // (a second crash during the grace period must not lose the latter).
+  status persist() {
+    if (st_->attachments_path.empty()) return {};
+    net::attachment_file f;
+    f.service = svc();
+    for (const auto& [pid, a] : st_->attached)
+      f.records.push_back({pid, a.netns, a.service_ip, a.global_ip, a.ephemeral, a.isolation_network});
+    for (const auto& [pid, r] : st_->adoptable) f.records.push_back(r);
+    if (f.records.empty()) {
+      if (::unlink(st_->attachments_path.c_str()) != 0 && errno != ENOENT)
+        return error(errc::system, "unlink " + st_->attachments_path + ": " + std::strerror(errno), errno);
+      return {};
+    }
+    const auto dir = st_->attachments_path.substr(0, st_->attachments_path.rfind('/'));
+    if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
+      return error(errc::system, "mkdir " + dir + ": " + std::strerror(errno), errno);
+    return write_file_atomic(st_->attachments_path, net::format_attachment_file(f));
+  }
+  void persist_or_warn() {
+    if (auto p = persist(); !p)
+      spdlog::warn("service {}: attachments not recorded ({}); a restart may not adopt them", svc(),
+                   p.err().message);
+  }
+
+  // Re-holds the adoptable containers' addresses in the pools, once, when
+  // the service's pool exists (setup). An address someone else holds by now
+  // makes its container un-adoptable: it is attached afresh if re-sent.
+  void reserve_adoptable() {
+    if (st_->adoptable_reserved) return;
+    st_->adoptable_reserved = true;
+    for (auto it = st_->adoptable.begin(); it != st_->adoptable.end();) {
+      auto r = ask(pool::reserve{it->second.service_ip});
+      if (!r.failure && it->second.global_ip) {
+        r = ask(pool::reserve{*it->second.global_ip});
+        if (r.failure) ask(pool::release{it->second.service_ip});
+      }
+      if (r.failure) {
+        spdlog::warn("service {}: pid {} of a previous run cannot keep its address: {}", svc(), it->first,
+                     r.failure->message);
+        it = st_->adoptable.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+
+  // The same container (pid and network namespace), asking for what it
+  // had, with its veths in place: claimed as it is. Nothing inside the
+  // container is touched.
+  status adopt(const service_context& ctx, const ipc::req::attach_container& m, const bridge_info& bridge,
+               const net::attachment_record& rec) {
+    if (!st_->adoptable_reserved) return error(errc::precondition, "its addresses were not re-held");
+    auto ns = net::netns_identity(rec.pid);
+    if (!ns || *ns != rec.netns) return error(errc::not_found, "its network namespace is not the recorded one");
+    if (!bridge.subnet.contains(rec.service_ip))
+      return error(errc::invalid_argument, rec.service_ip.to_string() + " is outside bridge " + bridge.name);
+    if (m.isolation_network != rec.isolation_network) return error(errc::invalid_argument, "another isolation network");
+    if ((m.join_global && ctx.global) != rec.global_ip.has_value())
+      return error(errc::invalid_argument, "join_global differs");
+    const std::string s_veth = overlay::veth_host_name(rec.pid, "s");
+    const std::string g_veth = overlay::veth_host_name(rec.pid, "g");
+    auto master = netlink::get_link(host_->netlink(), s_veth);
+    if (!master) return error(errc::not_found, s_veth + " is gone");
+    if (rec.global_ip && !netlink::get_link(host_->netlink(), g_veth))
+      return error(errc::not_found, g_veth + " is gone");
+    host_->claim_device(s_veth);
+    if (rec.global_ip) {
+      host_->claim_device(g_veth);
+      OVERLAYD_TRY(host_->replace_route(net::cidr(*rec.global_ip, rec.global_ip->bits()), g_veth,
+                                        ctx.global->node_ip()));
+    }
+    OVERLAYD_TRY(netlink::set_master(host_->netlink(), s_veth, bridge.name));
+    (void)host_->enable_ipv4_forwarding();
+    if (rec.service_ip.is_v6()) (void)host_->enable_ipv6_forwarding(s_veth);
+    if (rec.isolation_network) {
+      const net::ip_address fence_ip = ctx.global ? ctx.global->node_ip() : bridge.gateway;
+      const net::cidr cluster = ctx.cluster.value_or(*net::cidr::parse("10.200.0.0/16"));
+      OVERLAYD_TRY(host_->ensure_member_isolation(*rec.isolation_network, rec.service_ip, fence_ip, cluster));
+    }
+    st_->attached[rec.pid] = {rec.service_ip, rec.global_ip, m.ephemeral, rec.isolation_network, rec.netns};
+    spdlog::info("service {}: adopted pid {} ({}) from the previous run", svc(), rec.pid, rec.service_ip.to_string());
+    return {};
+  }
+
+  // An adoptable container that will not be adopted: its veths (and with
+  // them its interfaces inside), its addresses and its fence go.
+  void drop_adoptable(uint32_t pid, const net::attachment_record& rec) {
+    overlay::detach_veths(*host_, pid);
+    if (st_->adoptable_reserved) {
+      ask(pool::release{rec.service_ip});
+      if (rec.global_ip) ask(pool::release{*rec.global_ip});
+    }
+    if (rec.isolation_network) (void)host_->remove_member_isolation(*rec.isolation_network, rec.service_ip);
+  }
+
+  // The grace period is over: what was not claimed again is detached.
+  std::vector<std::string> end_adoption() {
+    std::vector<std::string> dropped;
+    auto left = std::move(st_->adoptable);
+    st_->adoptable.clear();
+    for (const auto& [pid, rec] : left) {
+      drop_adoptable(pid, rec);
+      dropped.push_back("service " + svc() + " pid " + std::to_string(pid) + " (" + rec.service_ip.to_string() + ")");
+    }
+    if (!left.empty()) persist_or_warn();
+    return dropped;
   }
 
   // Returns what a recorded attachment held (its links are already gone).
   void forget(uint32_t, const attach_info& info) {
     ask(pool::release{info.service_ip});
+    persist_or_warn();
     if (info.global_ip) ask(pool::release{*info.global_ip});
     if (info.isolation_network) (void)host_->remove_member_isolation(*info.isolation_network, info.service_ip);
   }

@@ -13,6 +13,13 @@
 // State that outlives the actor (service_state) belongs to the supervisor:
 // a crashed actor is replaced by a new one over the same state, so its
 // bridge, attachments and pool binding carry on.
+// Restarts: every attachment is written to <data_dir>/attachments/<hex>
+// (net/attachment_file.hpp). A restarted daemon hands what a previous run
+// wrote to the new actor as `adoptable`; setup re-holds their addresses, and
+// the agent's re-sent attach for the same container (same pid, same network
+// namespace, its veths still there) answers the same addresses without
+// touching the container. What is not claimed again when the supervisor
+// ends the grace period (adopt_end) is detached.
 // Timers: none.
 #pragma once
 
@@ -28,6 +35,7 @@
 #include "actors/messages.hpp"
 #include "actors/observability.hpp"
 #include "actors/pool_client.hpp"
+#include "net/attachment_file.hpp"
 
 namespace overlayd::host {
 class mutator;
@@ -41,6 +49,7 @@ struct attach_info {
   std::optional<net::ip_address> global_ip;
   bool ephemeral = false;
   std::optional<std::string> isolation_network;
+  std::string netns;  // "<dev>:<ino>" of the container's namespace at attach
 };
 
 // Written only by the service's actor; the supervisor reads `up` between
@@ -56,6 +65,12 @@ struct service_state {
   // The context of its last setup/attach: what an ephemeral teardown on
   // detach needs. Cleared at global teardown (it holds the global device).
   std::optional<service_context> last_ctx;
+  // A previous run's attachments, by pid, until claimed again or the grace
+  // period ends (see the header comment); their addresses are re-held at
+  // the first setup (`reserved`).
+  std::map<uint32_t, net::attachment_record> adoptable;
+  bool adoptable_reserved = false;
+  std::string attachments_path;  // empty: attachments are not persisted
   std::atomic<bool> up{false};
   std::atomic<uint32_t> restarts{0};
 };

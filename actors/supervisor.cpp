@@ -10,7 +10,11 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <filesystem>
 #include <map>
+
+#include "core/atomic_file.hpp"
+#include "net/attachment_file.hpp"
 
 #include "actors/allocator.hpp"
 #include "actors/dedicated_transport.hpp"
@@ -162,6 +166,11 @@ class supervisor_impl : public traced<supervisor_actor::base> {
           delayed_send(this, cfg_.veth_sweep_period, sweep_atom::value);
           return true;
         },
+        [this](adopt_end_atom) { end_adoption(); },
+        [this](keep_atom) -> bool {
+          keep_host_ = true;
+          return true;
+        },
         [this](sweep_atom) {
           sweep_veths();
           if (!stopping_) delayed_send(this, cfg_.veth_sweep_period, sweep_atom::value);
@@ -196,7 +205,8 @@ class supervisor_impl : public traced<supervisor_actor::base> {
   void on_exit() override {
     // Children do not outlive the supervisor; nor does anything we made.
     stopping_ = true;
-    revert_host_state();
+    if (keep_host_) leave_host_state();
+    else revert_host_state();
     if (allocator_) anon_send_exit(allocator_, caf::exit_reason::user_shutdown);
     if (dns_) anon_send_exit(dns_, caf::exit_reason::user_shutdown);
     if (nat_) anon_send_exit(nat_, caf::exit_reason::user_shutdown);
@@ -294,13 +304,104 @@ class supervisor_impl : public traced<supervisor_actor::base> {
     report_journal(host_->report());
     start_drift_watch();
     sweep_veths();
-    if (size_t n = host_->leftover_changes()) {
+    const size_t n = host_->leftover_changes();
+    if (n && cfg_.restart_grace.count() > 0) {
+      // A crash, or an exit without teardown: what is still there is
+      // adopted, so containers keep their network through the restart.
+      if (auto r = host_->recover(host::recovery_mode::adopt); !r) {
+        spdlog::warn("adopting the previous run's host changes failed ({}); reverting them", r.err().message);
+      } else {
+        load_adoptable();
+        adopting_ = true;
+        spdlog::warn("found {} host change(s) journaled by a previous run that did not tear down; adopting "
+                     "{} still in place and {} container attachment(s); what the agent does not claim again "
+                     "within {} s is reverted",
+                     n, host_->unclaimed().size(), adoptable_count(), cfg_.restart_grace.count());
+        delayed_send(this, cfg_.restart_grace, adopt_end_atom::value);
+        return;
+      }
+    }
+    if (n) {
       spdlog::warn("found {} host changes journaled by a previous run that did not tear down; "
                    "reverting them",
                    n);
       if (auto r = host_->recover(host::recovery_mode::revert); !r)
         spdlog::warn("recovery left something behind: {}", r.err().message);
     }
+    remove_attachment_files();
+  }
+
+  // ---- restarts: adoption ----------------------------------------------------
+
+  // <data_dir>/attachments/*: each service's containers as the previous run
+  // left them (net/attachment_file.hpp). A file that does not parse is
+  // moved aside and reported; its containers are reverted with the journal.
+  void load_adoptable() {
+    const std::string dir = cfg_.data_dir + "/" + net::attachment_dir_name;
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+      const std::string path = e.path().string();
+      if (path.find(".corrupt-") != std::string::npos || path.find(".tmp") != std::string::npos) continue;
+      auto text = read_file_nofollow(path);
+      auto f = text ? net::parse_attachment_file(*text) : result<net::attachment_file>(std::move(text).err());
+      if (f && net::attachment_file_path(cfg_.data_dir, f->service) != path)
+        f = error(errc::protocol, "names service '" + f->service + "', which is not its file name");
+      if (!f) {
+        auto aside = quarantine_file(path);
+        const std::string where = aside ? *aside : "(not moved: " + aside.err().message + ")";
+        spdlog::error("{} did not parse ({}); kept as {}; its containers are not adopted", path, f.err().message, where);
+        obs_->report_state_problem(path + " did not parse (" + f.err().message + "); moved aside to " + where, true);
+        continue;
+      }
+      auto& m = adoptable_[f->service];
+      for (auto& r : f->records) m[r.pid] = r;
+    }
+  }
+
+  size_t adoptable_count() const {
+    size_t n = 0;
+    for (const auto& [svc, m] : adoptable_) n += m.size();
+    return n;
+  }
+
+  void remove_attachment_files() {
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(cfg_.data_dir + "/" + net::attachment_dir_name, ec))
+      if (e.path().string().find(".corrupt-") == std::string::npos) std::filesystem::remove(e.path(), ec);
+  }
+
+  // The grace period is over: services detach the containers nobody
+  // claimed, then every host change still unclaimed is reverted.
+  void end_adoption() {
+    if (!adopting_) return;
+    adopting_ = false;
+    std::vector<std::string> dropped;
+    for (auto& [svc, ch] : services_) {
+      caf::scoped_actor self{system()};
+      self->request(ch->actor, std::chrono::seconds(30), adopt_end_atom::value, correlation_id{0})
+          .receive([&](correlation_id, std::vector<std::string>& d) { dropped.insert(dropped.end(), d.begin(), d.end()); },
+                   [&](caf::error& e) { spdlog::warn("service {}: end of adoption: {}", svc, caf::to_string(e)); });
+    }
+    // Services never set up again: their files go (the journal reverts
+    // their links and fences).
+    for (const auto& [svc, m] : adoptable_) {
+      for (const auto& [pid, r] : m)
+        dropped.push_back("service " + svc + " pid " + std::to_string(pid) + " (" + r.service_ip.to_string() + ")");
+      std::error_code ec;
+      std::filesystem::remove(net::attachment_file_path(cfg_.data_dir, svc), ec);
+    }
+    adoptable_.clear();
+    for (const auto& d : dropped)
+      spdlog::warn("restart grace period over: {} was not attached again by the agent; detached", d);
+    if (!host_) return;
+    auto r = host_->revert_unclaimed();
+    if (!r) {
+      spdlog::warn("restart grace period over: {}", r.err().message);
+      return;
+    }
+    for (const auto& c : *r) spdlog::warn("restart grace period over: {} was not claimed again; reverted", c);
+    spdlog::info("restart grace period over: {} container(s) detached, {} host change(s) reverted", dropped.size(),
+                 r->size());
   }
 
   // Our nft tables are put back within seconds when someone else changes
@@ -338,6 +439,24 @@ class supervisor_impl : public traced<supervisor_actor::base> {
 
   // Reverse order of setup: the device first, then every journaled change.
   void revert_host_state() { teardown_global(); }
+
+  // Exit without teardown (--keep-on-exit): the children stop, our
+  // devices close with the process, and everything else on the host stays
+  // as it is, journaled, for the next start to adopt.
+  void leave_host_state() {
+    spdlog::info("exiting without teardown: the next start adopts bridges, containers and rules");
+    dns_listen(false);
+    if (nat_link_) {
+      std::lock_guard lock(nat_link_->mu);
+      nat_link_->device = nullptr;
+    }
+    nat_link_.reset();
+    for (auto& [svc, ch] : services_) anon_send_exit(ch->actor, caf::exit_reason::user_shutdown);
+    for (auto& [svc, d] : dedicated_) anon_send_exit(d.actor, caf::exit_reason::user_shutdown);
+    services_.clear();
+    dedicated_.clear();
+    global_.reset();
+  }
 
   // ---- global overlay ------------------------------------------------------
 
@@ -470,6 +589,10 @@ class supervisor_impl : public traced<supervisor_actor::base> {
     if (host_) {
       if (auto r = host_->revert_all(); !r) spdlog::warn("teardown: {}", r.err().message);
     }
+    // Nothing is left to adopt after a full teardown.
+    adopting_ = false;
+    adoptable_.clear();
+    remove_attachment_files();
   }
 
   ipc::response status_snapshot() {
@@ -592,6 +715,11 @@ class supervisor_impl : public traced<supervisor_actor::base> {
     if (!view) return std::move(view).err();
     auto ch = std::make_shared<service_child>();
     ch->st = std::make_shared<service_state>(svc);
+    ch->st->attachments_path = net::attachment_file_path(cfg_.data_dir, svc);
+    if (auto a = adoptable_.find(svc); a != adoptable_.end()) {
+      ch->st->adoptable = std::move(a->second);
+      adoptable_.erase(a);
+    }
     ch->host = *view;
     ch->actor = spawn_service_overlay(system(), obs_, ch->st, ch->host, pools_);
     monitor(ch->actor);
@@ -1313,6 +1441,11 @@ class supervisor_impl : public traced<supervisor_actor::base> {
   nat_orchestrator_actor nat_;
   std::shared_ptr<nat_device_link> nat_link_;  // while global_ exists
   bool stopping_ = false;
+  bool keep_host_ = false;  // exit without teardown (keep_atom)
+  bool adopting_ = false;   // a restart's grace period is running
+  // A previous run's container attachments of services not set up again
+  // yet (a service's go to its state when it is).
+  std::map<std::string, std::map<uint32_t, net::attachment_record>> adoptable_;
   std::optional<std::chrono::steady_clock::time_point> last_veth_sweep_;
 };
 }  // namespace

@@ -45,6 +45,10 @@ struct supervisor_config {
   // wg_port (the contract's DEFAULT_WG_PORT, 51420, unless moved).
   uint16_t dedicated_port_base = 51420;
   uint32_t wg_mtu = 0;                         // our devices' MTU; 0 = the underlay's - 80
+  // After a restart that found a previous run's host changes: how long the
+  // agent has to claim them again (re-sent setups and attaches) before
+  // what is unclaimed is reverted. 0: revert everything at start.
+  std::chrono::seconds restart_grace{600};
 };
 
 // Spawned detached: its handlers make blocking netlink/nftables calls, which

@@ -25,6 +25,7 @@ using namespace overlayd;
 
 int main(int argc, char** argv) {
   std::atomic<bool> engine_stopping{false};
+  bool keep_on_exit = false;
   CLI::App app{"overlayd: node-local overlay network daemon"};
   ipc::engine_config cfg;
   std::string socket_path, http = "127.0.0.1:7420", log_level = "info", log_format = "text";
@@ -64,6 +65,13 @@ int main(int argc, char** argv) {
                  "seconds between tries of a direct path for a relayed peer (0: 120)")
       ->capture_default_str()
       ->check(CLI::Range(0u, 86400u));
+  app.add_option("--restart-grace", cfg.restart_grace_secs,
+                 "after a restart, seconds the agent has to claim the previous run's bridges and "
+                 "containers again before the rest is reverted; 0 reverts at start")
+      ->capture_default_str();
+  app.add_flag("--keep-on-exit", keep_on_exit,
+               "on SIGTERM/SIGINT/SIGQUIT, exit without tearing down so the next start adopts "
+               "(a `shutdown` request still reverts everything)");
   app.add_option("--trace-capacity", cfg.trace_capacity,
                  "actor-trace ring size in messages; 0 turns tracing off")
       ->capture_default_str();
@@ -113,7 +121,8 @@ int main(int argc, char** argv) {
   // exists so every thread inherits that. Children we spawn get a clean mask
   // (net/firewall/spawn.cpp).
   //   SIGTERM, SIGINT, SIGQUIT: shut down as a `shutdown` request would
-  //     (revert every host change, remove the socket, exit 0).
+  //     (revert every host change, remove the socket, exit 0); with
+  //     --keep-on-exit, exit 0 without teardown: the next start adopts.
   //   SIGHUP: not fatal. Logs one line of state (data dir, lock holder,
   //     actors running, state-file problems) and flushes the log; the
   //     daemon keeps serving. (Its log goes to stderr, so there is no file
@@ -189,6 +198,11 @@ int main(int argc, char** argv) {
                      problems.empty() ? "" : ": " + problems.back());
         spdlog::default_logger()->flush();
         continue;
+      }
+      if (keep_on_exit) {
+        spdlog::info("signal {}: exiting without teardown (--keep-on-exit); the next start adopts", sig);
+        engine.stop_keeping_host();
+        return;
       }
       spdlog::info("signal {}: shutting down as a `shutdown` request would", sig);
       auto r = engine.call(ipc::req::shutdown{});

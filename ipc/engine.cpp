@@ -64,6 +64,7 @@ result<std::unique_ptr<engine>> engine::start(engine_config cfg, host::data_dir_
   sc.wg_pin_threads = e->cfg_.wg_pin_threads;
   sc.dedicated_port_base = e->cfg_.dedicated_port_base;
   sc.wg_mtu = e->cfg_.wg_mtu;
+  sc.restart_grace = std::chrono::seconds(e->cfg_.restart_grace_secs);
   sc.dns.domain = e->cfg_.dns_domain;
   sc.dns.ttl = std::chrono::seconds(e->cfg_.dns_ttl_secs);
   sc.dns.listen = e->cfg_.dns_listen;
@@ -217,6 +218,15 @@ engine::stall_handle engine::stall_service(const std::string& service, std::shar
 
 size_t engine::running_actors() const {
   return impl_->sys ? impl_->sys->registry().running() : 0;
+}
+
+void engine::stop_keeping_host() {
+  if (!stopped_.load() && impl_->sys && impl_->supervisor) {
+    caf::scoped_actor self{*impl_->sys};
+    self->request(impl_->supervisor, std::chrono::seconds(10), actors::keep_atom::value)
+        .receive([](bool) {}, [](caf::error&) {});
+  }
+  stop();
 }
 
 void engine::stop() {

@@ -64,6 +64,11 @@ struct engine_config {
   uint16_t dedicated_port_base = 51420;
   // MTU of our WireGuard devices; 0 = follow the underlay (net/wg/underlay_mtu.hpp).
   uint32_t wg_mtu = 0;
+  // A start that finds a previous run's host changes (a crash, or an exit
+  // without teardown) adopts them: bridges, containers' veths and
+  // addresses, fences. What the agent does not claim again within this
+  // many seconds is reverted; 0 reverts everything at start.
+  unsigned restart_grace_secs = 600;
 };
 
 class engine {
@@ -97,7 +102,12 @@ class engine {
   // Blocks until a shutdown request was served or stop() was called.
   void wait_for_shutdown();
   // Stops every actor; calls still in flight are answered `err`. Idempotent.
+  // Unless a shutdown request was served first, the host is reverted.
   void stop();
+  // Stops without tearing down: bridges, containers' veths, addresses and
+  // rules stay, journaled, for the next start on this data dir to adopt
+  // (the daemon's --keep-on-exit). Our WireGuard devices close with us.
+  void stop_keeping_host();
 
   const engine_config& config() const noexcept { return cfg_; }
   // The node's services: mode, bridge, subnet, gateway, members, dedicated

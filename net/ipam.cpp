@@ -36,6 +36,47 @@ void ip_allocator::release(const ip_address& ip) {
   if (std::find(released_.begin(), released_.end(), ip) == released_.end()) released_.push_back(ip);
 }
 
+status ip_allocator::reserve(const ip_address& ip) {
+  if (!range_.contains(ip) || ip == node_ip() || ip == range_.network() ||
+      (ip.is_v4() && ip == range_.broadcast()))
+    return error(errc::invalid_argument, ip.to_string() + " is not a host address of pool " + range_.to_string());
+  // The offset of ip in the range (it is inside: the difference fits in the
+  // host bits; a gap past max_reserve_gap is refused before it matters).
+  uint64_t offset = 0;
+  {
+    const ip_address network = range_.network();  // a copy: data() points into it
+    const auto* a = ip.data();
+    const auto* n = network.data();
+    int borrow = 0;
+    uint64_t v = 0;
+    bool big = false;
+    for (size_t i = ip.size(); i-- > 0;) {
+      int d = int(a[i]) - int(n[i]) - borrow;
+      borrow = d < 0;
+      if (d < 0) d += 256;
+      const size_t shift = (ip.size() - 1 - i) * 8;
+      if (shift < 64) v |= uint64_t(d) << shift;
+      else if (d) big = true;
+    }
+    if (big) return error(errc::invalid_argument, ip.to_string() + " is too far into pool " + range_.to_string());
+    offset = v;
+  }
+  if (offset < next_offset_) {
+    auto it = std::find(released_.begin(), released_.end(), ip);
+    if (it == released_.end())
+      return error(errc::already_exists, ip.to_string() + " is already handed out in pool " + range_.to_string());
+    released_.erase(it);
+    return {};
+  }
+  if (offset - next_offset_ > max_reserve_gap)
+    return error(errc::invalid_argument, ip.to_string() + " is too far past the addresses handed out in pool " +
+                                             range_.to_string());
+  // Everything skipped over stays free.
+  for (uint64_t o = next_offset_; o < offset; ++o) released_.push_back(range_.network().plus(o));
+  next_offset_ = offset + 1;
+  return {};
+}
+
 size_t ip_allocator::in_use() const noexcept {
   return static_cast<size_t>(next_offset_ - 2) - released_.size();
 }
@@ -327,6 +368,12 @@ result<ip_address> node_pools::allocate(const std::string& service) {
     }
   }
   return slice_.allocate();
+}
+
+status node_pools::reserve(const ip_address& ip) {
+  for (auto& [name, pool] : pools_)
+    if (pool.contains(ip)) return pool.reserve(ip);
+  return slice_.reserve(ip);
 }
 
 void node_pools::release(const ip_address& ip) {

@@ -38,6 +38,13 @@ class ip_allocator {
   result<ip_address> allocate();
   // Idempotent; the reserved node IP and foreign addresses are ignored.
   void release(const ip_address& ip);
+  // Takes `ip` out of the free addresses, as if allocate() had returned it:
+  // a restarted daemon re-holds the addresses its containers still carry.
+  // Fails (already_exists) when it is handed out, or (invalid_argument) when
+  // it is outside the range, the node IP, the v4 broadcast, or more than
+  // max_reserve_gap addresses past the ones handed out so far.
+  status reserve(const ip_address& ip);
+  static constexpr uint64_t max_reserve_gap = 1u << 16;
   bool contains(const ip_address& ip) const noexcept { return range_.contains(ip); }
   // Addresses currently handed out (for status and tests).
   size_t in_use() const noexcept;
@@ -202,6 +209,9 @@ class node_pools {
   result<ip_address> allocate_from_slice() { return slice_.allocate(); }
   // Returns the address to whichever pool contains it (bridge pools first).
   void release(const ip_address& ip);
+  // Holds `ip` in whichever pool contains it (bridge pools first, then the
+  // slice); see ip_allocator::reserve.
+  status reserve(const ip_address& ip);
 
   // Dedicated-device ports: the band above `base` (the global wg_port),
   // created on first use. reserve() keeps a port recorded in the marker.

@@ -274,3 +274,44 @@ TEST_CASE("range_for names the pool allocate(service) draws from: its bridge poo
   p.unbind("web");
   CHECK(p.range_for("web") == *net::cidr::parse("10.200.0.0/28"));
 }
+
+TEST_CASE("reserve holds an address a restarted daemon finds in use; the gap stays free") {
+  ip_allocator a(net_("10.200.0.0/26"));
+  {
+    auto r0 = a.reserve(ip("10.200.0.5"));
+    if (!r0) MESSAGE(r0.err().message);
+    REQUIRE(r0);
+  }
+  CHECK(a.in_use() == 1);
+  // Twice is a conflict: it is handed out.
+  CHECK(a.reserve(ip("10.200.0.5")).err().code == errc::already_exists);
+  // .2 .3 .4 are free and come out before the counter passes .5.
+  std::set<std::string> got;
+  for (int i = 0; i < 4; ++i) got.insert(a.allocate()->to_string());
+  CHECK(got == std::set<std::string>{"10.200.0.2", "10.200.0.3", "10.200.0.4", "10.200.0.6"});
+  // Reserving a released address takes it out of the free list.
+  a.release(ip("10.200.0.3"));
+  REQUIRE(a.reserve(ip("10.200.0.3")));
+  CHECK(*a.allocate() == ip("10.200.0.7"));
+  // Not host addresses of the pool.
+  CHECK(a.reserve(ip("10.200.0.1")).err().code == errc::invalid_argument);   // node IP
+  CHECK(a.reserve(ip("10.200.0.63")).err().code == errc::invalid_argument);  // broadcast
+  CHECK(a.reserve(ip("10.200.1.9")).err().code == errc::invalid_argument);   // outside
+}
+
+TEST_CASE("reserve refuses a v6 address far past the counter instead of filling a huge gap") {
+  ip_allocator a(net_("fd00::/64"));
+  CHECK(a.reserve(ip("fd00::ffff:ffff")).err().code == errc::invalid_argument);
+  REQUIRE(a.reserve(ip("fd00::10")));
+  CHECK(a.in_use() == 1);
+}
+
+TEST_CASE("node_pools::reserve goes to the bridge pool holding the address, else the slice") {
+  node_pools p(net_("10.200.1.0/24"));
+  p.open_pool("zl-x-b", net_("10.200.64.0/26"));
+  p.bind("web", "zl-x-b");
+  REQUIRE(p.reserve(ip("10.200.64.2")));
+  REQUIRE(p.reserve(ip("10.200.1.7")));
+  CHECK(*p.allocate("web") == ip("10.200.64.3"));
+  CHECK(p.reserve(ip("10.200.1.7")).err().code == errc::already_exists);
+}

@@ -124,7 +124,29 @@ status journal::persist() const {
   return {};
 }
 
+void journal::claim(const change& like) {
+  std::erase_if(unclaimed_, [&](const change& c) { return c.same_resource(like); });
+}
+
+void journal::claim_device(std::string_view dev) {
+  const std::string conf = "." + std::string(dev) + ".";
+  std::erase_if(unclaimed_, [&](const change& c) {
+    switch (c.kind) {
+      case change_kind::link:
+        return c.param("name") == dev;
+      case change_kind::address:
+      case change_kind::route:
+        return c.param("dev") == dev;
+      case change_kind::sysctl:
+        return c.param("key").find(conf) != std::string::npos;
+      default:
+        return false;
+    }
+  });
+}
+
 status journal::record(change c) {
+  claim(c);
   if (find(c) != nullptr) return {};
   if (entries_.size() >= max_journal_entries)
     return error(errc::exhausted, "host journal is full (" + std::to_string(max_journal_entries) + ")");
@@ -135,6 +157,7 @@ status journal::record(change c) {
 }
 
 status journal::forget(const change& like) {
+  claim(like);
   auto before = entries_;
   std::erase_if(entries_, [&](const change& c) { return c.same_resource(like); });
   if (entries_.size() == before.size()) return {};
@@ -145,6 +168,7 @@ status journal::forget(const change& like) {
 
 status journal::replace(std::vector<change> entries) {
   entries_ = std::move(entries);
+  std::erase_if(unclaimed_, [&](const change& u) { return find(u) == nullptr; });
   return persist();
 }
 

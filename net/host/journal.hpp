@@ -75,6 +75,18 @@ class journal {
   // Replaces all entries (recovery) and persists.
   status replace(std::vector<change> entries);
 
+  // ---- adoption: a restarted daemon keeps what a previous run made ----
+  // Every entry now on file becomes a leftover of a previous run, until
+  // this run makes, confirms or forgets the same resource (record, claim,
+  // forget). What is still unclaimed when the grace period ends is
+  // reverted (host::mutator::revert_unclaimed). In memory only.
+  void mark_unclaimed() { unclaimed_ = entries_; }
+  void claim(const change& like);
+  // Claims what is bound to device `dev`: the link, its addresses and
+  // routes, its per-interface sysctls (net.ipv6.conf.<dev>.*).
+  void claim_device(std::string_view dev);
+  const std::vector<change>& unclaimed() const noexcept { return unclaimed_; }
+
   // Runs after every successful write of the file (the crash-point hook of
   // mutator.hpp; empty by default).
   void set_after_persist(std::function<void()> fn) { after_persist_ = std::move(fn); }
@@ -85,6 +97,7 @@ class journal {
 
   std::string path_;
   std::vector<change> entries_;
+  std::vector<change> unclaimed_;
   std::function<void()> after_persist_;
 };
 

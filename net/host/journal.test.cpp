@@ -108,3 +108,37 @@ TEST_CASE("sysctl keys map to /proc/sys paths, with '/' standing for a dot in a 
   CHECK(ipv6_forwarding_key("eth0.5") == "net.ipv6.conf.eth0/5.forwarding");
   CHECK(ipv6_force_forwarding_key("zl-x-b") == "net.ipv6.conf.zl-x-b.force_forwarding");
 }
+
+TEST_CASE("adoption: leftovers stay unclaimed until this run records, claims or forgets them") {
+  const std::string dir = temp_dir();
+  auto j = journal::open(dir);
+  REQUIRE(j);
+  const change bridge{change_kind::link, {{"name", "zl-x-b"}}};
+  const change gw{change_kind::address, {{"dev", "zl-x-b"}, {"cidr", "10.200.0.1/26"}}};
+  const change veth{change_kind::link, {{"name", "veth-7-g"}}};
+  const change vroute{change_kind::route, {{"dst", "10.200.1.9/32"}, {"dev", "veth-7-g"}}};
+  const change vfwd{change_kind::sysctl, {{"key", "net.ipv6.conf.veth-7-g.forwarding"}, {"prev", "0"}}};
+  const change other{change_kind::link, {{"name", "veth-8-s"}}};
+  const change fwd{change_kind::sysctl, {{"key", "net.ipv4.ip_forward"}, {"prev", "0"}}};
+  for (const auto& c : {bridge, gw, veth, vroute, vfwd, other, fwd}) REQUIRE(j->record(c));
+  CHECK(j->unclaimed().empty());  // nothing is a leftover before a restart
+  j->mark_unclaimed();
+  CHECK(j->unclaimed().size() == 7);
+  // Re-making the bridge claims it (a record for the same resource adds
+  // nothing to the file); a sysctl's "prev" is not part of its identity.
+  REQUIRE(j->record(bridge));
+  REQUIRE(j->record({change_kind::sysctl, {{"key", "net.ipv4.ip_forward"}, {"prev", "1"}}}));
+  CHECK(j->entries().size() == 7);
+  CHECK(j->find(fwd)->param("prev") == "0");
+  // A device adopted as it is: its link, routes and per-interface sysctls.
+  j->claim_device("veth-7-g");
+  // Forgotten: no longer a leftover either.
+  REQUIRE(j->forget(other));
+  std::vector<change> left = j->unclaimed();
+  REQUIRE(left.size() == 1);
+  CHECK(left[0] == gw);
+  // A replace drops leftovers that are no longer on file.
+  REQUIRE(j->replace({bridge}));
+  CHECK(j->unclaimed().empty());
+  std::system(("rm -rf " + dir).c_str());
+}

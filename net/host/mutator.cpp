@@ -285,6 +285,7 @@ namespace {
 // first change; later calls only write.
 status set_sysctl_journaled(journal& jr, const std::string& key, std::string_view value) {
   change like = make(change_kind::sysctl, {{"key", key}});
+  jr.claim(like);
   if (jr.find(like) == nullptr) {
     auto prev = read_sysctl(key);
     if (!prev) return std::move(prev).err();
@@ -566,6 +567,7 @@ status mutator::revert_all() {
     failed.insert(failed.begin(), *it);
   }
   OVERLAYD_TRY(s_->sh->jr.replace(failed));
+  for (const auto& c : failed) s_->sh->jr.claim(c);  // nothing is a leftover any more
   if (!failed.empty())
     return error(errc::system, std::to_string(failed.size()) + " host change(s) could not be reverted");
   return {};
@@ -612,7 +614,42 @@ status mutator::recover(recovery_mode mode) {
     else
       spdlog::info("host journal: {} no longer exists; dropping its record", c.describe());
   }
-  return s_->sh->jr.replace(std::move(kept));
+  OVERLAYD_TRY(s_->sh->jr.replace(std::move(kept)));
+  s_->sh->jr.mark_unclaimed();
+  return {};
+}
+
+std::vector<change> mutator::unclaimed() const {
+  std::lock_guard lk(s_->sh->mu);
+  return s_->sh->jr.unclaimed();
+}
+
+void mutator::claim_device(std::string_view dev) {
+  std::lock_guard lk(s_->sh->mu);
+  s_->sh->jr.claim_device(dev);
+}
+
+result<std::vector<std::string>> mutator::revert_unclaimed() {
+  auto lk = lock();
+  std::vector<std::string> reverted;
+  size_t failures = 0;
+  const auto entries = s_->sh->jr.entries();
+  const auto unclaimed = s_->sh->jr.unclaimed();
+  for (auto it = entries.rbegin(); it != entries.rend(); ++it) {
+    const bool leftover = std::any_of(unclaimed.begin(), unclaimed.end(),
+                                      [&](const change& u) { return u.same_resource(*it); });
+    if (!leftover) continue;
+    if (auto st = revert_one(*it); !st) {
+      spdlog::warn("host revert of an unclaimed leftover: {} failed: {}", it->describe(), st.err().message);
+      ++failures;
+      continue;
+    }
+    OVERLAYD_TRY(s_->sh->jr.forget(*it));
+    reverted.push_back(it->describe());
+  }
+  if (failures)
+    return error(errc::system, std::to_string(failures) + " unclaimed host change(s) could not be reverted");
+  return reverted;
 }
 
 }  // namespace overlayd::host

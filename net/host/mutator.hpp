@@ -85,7 +85,18 @@ class mutator {
     std::vector<std::string> reowned;  // entries re-owned after a quarantine
   };
   const open_report& report() const noexcept { return report_; }
+  // revert: undo every leftover now. adopt: keep what still exists, drop
+  // the records of what is gone, and hold the rest as "unclaimed" until
+  // this run makes or confirms the same resource (any journaling call
+  // does; claim_device for links adopted as they are). The caller ends
+  // the grace period with revert_unclaimed().
   status recover(recovery_mode mode = recovery_mode::revert);
+  // Leftovers adopted at recover(adopt) and not claimed since.
+  std::vector<change> unclaimed() const;
+  void claim_device(std::string_view dev);
+  // Reverts the unclaimed leftovers in reverse journal order (best-effort,
+  // as revert_all) and returns what it reverted ("<entry>").
+  result<std::vector<std::string>> revert_unclaimed();
   // Reverts every journaled change in reverse order, best-effort: each step
   // is idempotent, failures are logged and skipped, and their records kept
   // (the returned error counts them) so a later call can retry.
