@@ -190,7 +190,8 @@ int main(int argc, char** argv) {
     for (;;) {
       int sig = 0;
       if (sigwait(&sigs, &sig) != 0) return;
-      if (engine.shutdown_requested() || engine_stopping.load()) return;  // woken by us at exit
+      if (engine.shutdown_requested() || engine.keep_host_requested() || engine_stopping.load())
+        return;  // woken by us at exit
       if (sig == SIGHUP) {
         auto problems = engine.observability().state_problems();
         spdlog::info("SIGHUP: still serving; data dir {}, {} actors running, {} state-file problem(s){}",
@@ -201,7 +202,7 @@ int main(int argc, char** argv) {
       }
       if (keep_on_exit) {
         spdlog::info("signal {}: exiting without teardown (--keep-on-exit); the next start adopts", sig);
-        engine.stop_keeping_host();
+        engine.request_stop_keeping_host();
         return;
       }
       spdlog::info("signal {}: shutting down as a `shutdown` request would", sig);

@@ -151,7 +151,9 @@ void engine::finish(uint64_t corr) {
 
 void engine::wait_for_shutdown() {
   std::unique_lock lock(mu_);
-  shutdown_cv_.wait(lock, [this] { return shutdown_requested_.load() || stopped_.load(); });
+  shutdown_cv_.wait(lock, [this] {
+    return shutdown_requested_.load() || keep_host_requested_.load() || stopped_.load();
+  });
 }
 
 status engine::crash_child(const std::string& name) {
@@ -220,13 +222,15 @@ size_t engine::running_actors() const {
   return impl_->sys ? impl_->sys->registry().running() : 0;
 }
 
-void engine::stop_keeping_host() {
+void engine::request_stop_keeping_host() {
   if (!stopped_.load() && impl_->sys && impl_->supervisor) {
     caf::scoped_actor self{*impl_->sys};
     self->request(impl_->supervisor, std::chrono::seconds(10), actors::keep_atom::value)
         .receive([](bool) {}, [](caf::error&) {});
   }
-  stop();
+  std::lock_guard lock(mu_);
+  keep_host_requested_ = true;
+  shutdown_cv_.notify_all();
 }
 
 void engine::stop() {

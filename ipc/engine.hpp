@@ -104,10 +104,13 @@ class engine {
   // Stops every actor; calls still in flight are answered `err`. Idempotent.
   // Unless a shutdown request was served first, the host is reverted.
   void stop();
-  // Stops without tearing down: bridges, containers' veths, addresses and
-  // rules stay, journaled, for the next start on this data dir to adopt
-  // (the daemon's --keep-on-exit). Our WireGuard devices close with us.
-  void stop_keeping_host();
+  // Makes the coming stop() leave the host as it is: bridges, containers'
+  // veths, addresses and rules stay, journaled, for the next start on this
+  // data dir to adopt (the daemon's --keep-on-exit; our WireGuard devices
+  // close with us). Wakes wait_for_shutdown(); the caller then calls stop()
+  // as usual. A `shutdown` request still reverts everything.
+  void request_stop_keeping_host();
+  bool keep_host_requested() const noexcept { return keep_host_requested_.load(); }
 
   const engine_config& config() const noexcept { return cfg_; }
   // The node's services: mode, bridge, subnet, gateway, members, dedicated
@@ -149,6 +152,7 @@ class engine {
   std::atomic<uint64_t> next_corr_{1};
   std::atomic<bool> stopped_{false};
   std::atomic<bool> shutdown_requested_{false};
+  std::atomic<bool> keep_host_requested_{false};
   mutable std::mutex mu_;  // guards inflight_ and the shutdown condition
   std::condition_variable shutdown_cv_;
   std::map<uint64_t, std::shared_ptr<struct pending_call>> inflight_;

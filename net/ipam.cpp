@@ -70,7 +70,8 @@ status ip_allocator::reserve(const ip_address& ip) {
   }
   if (offset - next_offset_ > max_reserve_gap)
     return error(errc::invalid_argument, ip.to_string() + " is too far past the addresses handed out in pool " +
-                                             range_.to_string());
+                                             range_.to_string() + " (offset " + std::to_string(offset) +
+                                             ", next free " + std::to_string(next_offset_) + ")");
   // Everything skipped over stays free.
   for (uint64_t o = next_offset_; o < offset; ++o) released_.push_back(range_.network().plus(o));
   next_offset_ = offset + 1;

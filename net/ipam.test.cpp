@@ -315,3 +315,12 @@ TEST_CASE("node_pools::reserve goes to the bridge pool holding the address, else
   CHECK(*p.allocate("web") == ip("10.200.64.3"));
   CHECK(p.reserve(ip("10.200.1.7")).err().code == errc::already_exists);
 }
+
+TEST_CASE("reserve in a pool that does not start at a zero offset") {
+  ip_allocator a(net_("10.200.40.64/26"));
+  auto r = a.reserve(ip("10.200.40.66"));
+  if (!r) MESSAGE(r.err().message);
+  CHECK(r);
+  CHECK(a.reserve(ip("10.200.40.70")));
+  CHECK(*a.allocate() == ip("10.200.40.69"));
+}

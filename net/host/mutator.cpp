@@ -345,6 +345,7 @@ status mutator::unmark_unmanaged() {
 // Caller holds the lock.
 status mutator::record_table() {
   change c = make(change_kind::nft_table, {{"table", s_->sh->fw.table()}});
+  s_->sh->jr.claim(c);  // a restart's leftover table is ours again
   if (s_->sh->jr.find(c) != nullptr) return {};
   auto exists = s_->sh->fw.table_exists();
   if (!exists) return std::move(exists).err();

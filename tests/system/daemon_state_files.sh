@@ -70,7 +70,8 @@ changes = [
 ]
 json.dump({"version": 1, "changes": changes}, open(path, "w"))
 PY
-ovl_start "$N" "$d1" --firewall-table "$T"
+# --restart-grace 0: leftovers are reverted at start, not adopted (daemon_restart_adopt.sh covers adoption)
+ovl_start "$N" "$d1" --firewall-table "$T" --restart-grace 0
 p1=$ovl_pid; pids+=("$p1")
 [ "$(cat /proc/sys/kernel/core_pattern)" = "$core_pattern" ]
 [ "$(ip netns exec "$N" cat /proc/sys/net/ipv4/tcp_syncookies)" = "$cookies" ]
@@ -93,7 +94,7 @@ printf '{"version":1,"changes":[{"kind":"link","params":{"name":"zl-' > "$d2/hos
 garbage=$(cat "$d2/host-journal.json")
 ip -n "$N" link add "zl-${tag}c-b" type bridge
 ip netns exec "$N" nft add table inet "$T"
-ovl_start "$N" "$d2" --firewall-table "$T"
+ovl_start "$N" "$d2" --firewall-table "$T" --restart-grace 0
 p2=$ovl_pid; pids+=("$p2")
 aside=$(ls "$d2"/host-journal.json.corrupt-*)
 [ "$(cat "$aside")" = "$garbage" ]
