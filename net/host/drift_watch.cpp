@@ -51,9 +51,10 @@ result<std::unique_ptr<drift_watch>> drift_watch::start(mutator view, std::chron
   if (!events)
     spdlog::warn("drift watch: cannot subscribe to nftables events ({}); checking every {} ms only",
                  std::strerror(errno), period.count());
-  unique_fd routes = subscribe(NETLINK_ROUTE, RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE);
+  unique_fd routes =
+      subscribe(NETLINK_ROUTE, RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR);
   if (!routes)
-    spdlog::warn("drift watch: cannot subscribe to route events ({}); checking every {} ms only",
+    spdlog::warn("drift watch: cannot subscribe to route and address events ({}); checking every {} ms only",
                  std::strerror(errno), period.count());
   std::unique_ptr<drift_watch> w(new drift_watch(std::move(view), std::move(events), std::move(routes),
                                                  std::move(wake), period, std::move(on_repair)));
@@ -88,6 +89,9 @@ void drift_watch::check() {
   auto routes = view_.repair_route_drift();  // logs each route it puts back
   if (!routes) spdlog::error("host drift: our routes could not be checked or restored: {}", routes.err().message);
   else if (*routes > 0 && on_repair_) on_repair_();
+  auto addrs = view_.repair_address_drift();  // logs each address it puts back
+  if (!addrs) spdlog::error("host drift: our addresses could not be checked or restored: {}", addrs.err().message);
+  else if (*addrs > 0 && on_repair_) on_repair_();
 }
 
 void drift_watch::loop() {

@@ -1,7 +1,8 @@
 // drift_watch: notices when something else changes what the daemon owns in
 // nftables (`nft flush ruleset`, as `systemctl reload nftables` does; a
 // deleted set element) or removes one of its routes, and has the mutator put
-// it back (mutator::repair_firewall_drift / repair_route_drift), so
+// it back (mutator::repair_firewall_drift / repair_route_drift /
+// repair_address_drift), so
 // isolation never stays open silently.
 //
 // One thread per daemon. It listens on the nftables and rtnetlink route

@@ -45,8 +45,11 @@ struct mutator::shared {
     bool empty() const { return !subnet && !masquerade && members.empty(); }
     // (dst, dev) -> (dst, src) of every replace_route still in force.
     std::map<std::pair<std::string, std::string>, std::pair<net::cidr, std::optional<net::ip_address>>> routes;
+    // (dev, cidr) of every add_address of ours still in force.
+    std::map<std::pair<std::string, std::string>, net::cidr> addresses;
     void forget_routes_on(std::string_view dev) {
       std::erase_if(routes, [&](const auto& r) { return r.first.second == dev; });
+      std::erase_if(addresses, [&](const auto& a) { return a.first.first == dev; });
     }
   } intent;
   std::mutex mu;
@@ -238,10 +241,17 @@ status mutator::add_address(std::string_view dev, const net::cidr& addr) {
     if (s_->sh->jr.find(c) == nullptr) return {};  // someone else's
   }
   OVERLAYD_TRY(record(c));
-  return netlink::add_address(s_->nl, dev, addr);
+  OVERLAYD_TRY(netlink::add_address(s_->nl, dev, addr));
+  std::lock_guard lk(s_->sh->mu);
+  s_->sh->intent.addresses[{std::string(dev), addr.to_string()}] = addr;
+  return {};
 }
 
 status mutator::remove_address(std::string_view dev, const net::cidr& addr) {
+  {
+    std::lock_guard lk(s_->sh->mu);  // first: drift repair must not put it back
+    s_->sh->intent.addresses.erase({std::string(dev), addr.to_string()});
+  }
   auto st = netlink::remove_address(s_->nl, dev, addr);
   if (!st && st.err().code != errc::not_found) return st;  // not_found: link gone
   return forget(make(change_kind::address, {{"dev", std::string(dev)}, {"cidr", addr.to_string()}}));
@@ -485,6 +495,28 @@ result<size_t> mutator::repair_route_drift() {
     if (!back) return std::move(back).err();
     if (*back) {
       spdlog::warn("host drift: route {} dev {} was removed by someone else; restored it", key.first, key.second);
+      ++restored;
+    }
+    ++it;
+  }
+  return restored;
+}
+
+result<size_t> mutator::repair_address_drift() {
+  auto lk = lock();
+  auto& addrs = s_->sh->intent.addresses;
+  size_t restored = 0;
+  for (auto it = addrs.begin(); it != addrs.end();) {
+    const auto& [key, cidr] = *it;
+    auto have = netlink::list_addresses(s_->nl, key.first);
+    if (!have) {
+      if (have.err().code != errc::not_found) return std::move(have).err();
+      it = addrs.erase(it);  // the address went with its device
+      continue;
+    }
+    if (std::find(have->begin(), have->end(), cidr) == have->end()) {
+      OVERLAYD_TRY(netlink::add_address(s_->nl, key.first, cidr));
+      spdlog::warn("host drift: address {} on {} was removed by someone else; restored it", key.second, key.first);
       ++restored;
     }
     ++it;

@@ -151,6 +151,8 @@ class mutator {
   // missing is added back; a route whose device is gone is forgotten (it
   // went with its device). Returns how many were restored.
   result<size_t> repair_route_drift();
+  // The same for our addresses (add_address calls still in force).
+  result<size_t> repair_address_drift();
 
   // A copy of the journal's entries (other views may be appending).
   std::vector<change> changes() const;

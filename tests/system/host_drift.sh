@@ -4,7 +4,8 @@
 # namespace (as `systemctl reload nftables` does). Within 5 s the daemon
 # notices (nftables netlink events, a 2 s check as backstop), restores its
 # tables, logs it and counts it in /metrics: red still cannot reach blue.
-# Deleting one isolation set element, or one of our routes, is repaired the
+# Deleting one isolation set element, one of our routes or one of our
+# addresses (a bridge gateway) is repaired the
 # same way; a route the daemon removes itself stays removed.
 #
 #   namespace N (node; HTTP on its own 127.0.0.1:7420)
@@ -126,6 +127,19 @@ grep -q "route $dst.* dev veth-$pg-g was removed by someone else; restored it" "
 [ "$(metric overlayd_drift_repairs_total)" -gt "$before" ]
 echo "ok: a deleted route of ours ($dst dev veth-$pg-g, container $ipg) was put back within 5 s"
 
+# --- one of our addresses deleted (the web bridge's gateway) -------------------
+web=$(ip -n "$N" -o link show | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }' | grep -- '-web-b$\|^zl-.*-b$' | head -n 1)
+gw=$(ip -n "$N" -o -4 addr show dev "$web" | awk '{ print $4; exit }')
+[ -n "$gw" ] || { echo "no gateway address on $web"; exit 1; }
+before=$(metric overlayd_drift_repairs_total)
+ip -n "$N" addr del "$gw" dev "$web"
+back=""
+for _ in $(seq 50); do back=$(ip -n "$N" -o -4 addr show dev "$web" | awk '{ print $4; exit }'); [ -n "$back" ] && break; sleep 0.1; done
+[ "$back" = "$gw" ] || { echo "address not restored within 5 s: '$back' (was '$gw')"; exit 1; }
+grep -q "address $gw on $web was removed by someone else; restored it" "$dir.log"
+[ "$(metric overlayd_drift_repairs_total)" -gt "$before" ]
+echo "ok: a deleted address of ours ($gw on $web) was put back within 5 s"
+
 # What the daemon removes itself stays removed.
 ovl_ctl "$dir" "{\"op\":\"detach_container\",\"handle\":{\"platform\":\"linux_pid\",\"pid\":$pg}}" > /dev/null
 sleep 2.5
@@ -134,4 +148,4 @@ sleep 2.5
 ovl_ctl "$dir" '{"op":"shutdown"}' > /dev/null
 ovl_wait_gone "$ovl_pid"
 if ip netns exec "$N" nft list table inet "$T" 2> /dev/null; then echo "table left after shutdown"; exit 1; fi
-echo "drift: flushed and edited nft state and a deleted route restored within 5 s, isolation never left open"
+echo "drift: flushed and edited nft state, a deleted route and a deleted address restored within 5 s, isolation never left open"
