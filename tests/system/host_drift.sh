@@ -127,8 +127,8 @@ grep -q "route $dst.* dev veth-$pg-g was removed by someone else; restored it" "
 [ "$(metric overlayd_drift_repairs_total)" -gt "$before" ]
 echo "ok: a deleted route of ours ($dst dev veth-$pg-g, container $ipg) was put back within 5 s"
 
-# --- one of our addresses deleted (the web bridge's gateway) -------------------
-web=$(ip -n "$N" -o link show | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }' | grep -- '-web-b$\|^zl-.*-b$' | head -n 1)
+# --- one of our addresses deleted (a service bridge's gateway) -----------------
+web=$(ip -n "$N" -o link show | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }' | grep -- '^zl-.*-b$' | head -n 1)
 gw=$(ip -n "$N" -o -4 addr show dev "$web" | awk '{ print $4; exit }')
 [ -n "$gw" ] || { echo "no gateway address on $web"; exit 1; }
 before=$(metric overlayd_drift_repairs_total)
