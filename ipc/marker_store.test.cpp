@@ -90,3 +90,36 @@ TEST_CASE("marker_store: an update that changes nothing does not write") {
   REQUIRE(store.update([](network_marker&) { return false; }));
   CHECK_FALSE(fs::exists(d.path()));
 }
+
+TEST_CASE("marker_store: a full disk fails the update and keeps the marker on disk as it was") {
+  // A small tmpfs as the data dir (the unit tests run as root).
+  marker_dir d;
+  REQUIRE(::system(("mount -t tmpfs -o size=64k,mode=0700 ovl-marker-full " + d.dir.string()).c_str()) == 0);
+  struct unmount {
+    std::string dir;
+    ~unmount() { (void)::system(("umount " + dir).c_str()); }
+  } guard{d.dir.string()};
+  marker_store store(d.path());
+  REQUIRE(store.update([&](network_marker& m) {
+    m.upsert(entry("a", 51821));
+    return true;
+  }));
+  const auto before = read_file_nofollow(d.path());
+  REQUIRE(before);
+  // Take every free block.
+  (void)::system(("dd if=/dev/zero of=" + (d.dir / "fill").string() + " bs=4k 2>/dev/null").c_str());
+  auto st = store.update([&](network_marker& m) {
+    m.upsert(entry("b", 51822));
+    return true;
+  });
+  REQUIRE_FALSE(st);
+  CHECK(st.err().message.find("No space left") != std::string::npos);
+  auto after = read_file_nofollow(d.path());
+  REQUIRE(after);
+  CHECK(*after == *before);
+  auto m = store.read();
+  REQUIRE(m);
+  CHECK(m->networks().size() == 1);
+  for (const auto& e : fs::directory_iterator(d.dir))
+    CHECK_MESSAGE(e.path().filename().string().find(".tmp") == std::string::npos, "temp file left: ", e.path());
+}
