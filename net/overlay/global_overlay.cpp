@@ -95,23 +95,16 @@ status global_overlay::remove_allowed_ip(const crypto::public_key& k, const net:
   return device_->remove_allowed_ip(k, c);
 }
 
-std::vector<net::cidr> routed_cidrs(const wg::device& dev) {
-  std::vector<net::cidr> out;
-  for (const auto& p : dev.current_status().peers)
-    for (const auto& c : p.allowed_ips) out.push_back(c.normalized());
-  return out;
-}
+std::vector<net::cidr> routed_cidrs(const wg::device& dev) { return dev.allowed_ips(); }
 
 std::vector<std::pair<net::cidr, crypto::public_key>> cidr_moves(const wg::device& dev,
                                                                  const crypto::public_key& key,
                                                                  const std::vector<net::cidr>& cidrs) {
+  // One exact-prefix lookup per CIDR (not a status of every peer: that made
+  // add_peer linear in the peer count, and status itself was quadratic).
   std::vector<std::pair<net::cidr, crypto::public_key>> out;
-  for (const auto& p : dev.current_status().peers) {
-    if (p.key == key) continue;
-    for (const auto& held : p.allowed_ips)
-      for (const auto& c : cidrs)
-        if (held.normalized() == c.normalized()) out.emplace_back(c.normalized(), p.key);
-  }
+  for (const auto& c : cidrs)
+    if (auto owner = dev.allowed_ip_owner(c); owner && *owner != key) out.emplace_back(c.normalized(), *owner);
   return out;
 }
 

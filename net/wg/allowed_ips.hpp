@@ -8,6 +8,10 @@
 //   t.lookup(ip) -> const V* or null   longest matching prefix (v4 and v6
 //                                      separate; v4-mapped v6 is NOT folded)
 //   t.list(v) -> vector<cidr>          a peer's prefixes, canonical, sorted
+//                                      (walks the whole table: O(nodes))
+//   t.exact(cidr) -> const V* or null  the value of exactly that prefix
+//   t.for_each(f)                      f(cidr, value) for every prefix, in
+//                                      one walk (v4 first, then v6)
 //   t.size(), t.clear()
 //
 // A binary trie per family over a node pool (indices, no pointers), so the
@@ -17,6 +21,7 @@
 #pragma once
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <vector>
@@ -88,6 +93,25 @@ class allowed_ips {
       if (nodes_[n].value) best = &*nodes_[n].value;
     }
     return best;
+  }
+
+  const V* exact(const net::cidr& c) const noexcept {
+    if (c.prefix_len() > c.address().bits()) return nullptr;
+    const net::ip_address a = c.network();
+    uint32_t n = root(a);
+    for (unsigned i = 0; i < c.prefix_len(); ++i) {
+      n = nodes_[n].child[a.bit(i)];
+      if (n == 0) return nullptr;
+    }
+    return nodes_[n].value ? &*nodes_[n].value : nullptr;
+  }
+
+  template <class F>
+  void for_each(F f) const {
+    std::array<uint8_t, 16> bits{};
+    each_rec(0, bits, 0, false, f);
+    bits = {};
+    each_rec(1, bits, 0, true, f);
   }
 
   std::vector<net::cidr> list(const V& v) const {
@@ -166,16 +190,24 @@ class allowed_ips {
 
   void list_rec(uint32_t n, const V& v, std::array<uint8_t, 16>& bits, unsigned depth, bool v6,
                 std::vector<net::cidr>& out) const {
-    if (nodes_[n].value && *nodes_[n].value == v) {
+    auto f = [&](const net::cidr& c, const V& x) {
+      if (x == v) out.push_back(c);
+    };
+    each_rec(n, bits, depth, v6, f);
+  }
+
+  template <class F>
+  void each_rec(uint32_t n, std::array<uint8_t, 16>& bits, unsigned depth, bool v6, F& f) const {
+    if (nodes_[n].value) {
       net::ip_address a = v6 ? net::ip_address::v6(bits)
                              : net::ip_address::v4(std::array<uint8_t, 4>{bits[0], bits[1], bits[2], bits[3]});
-      out.emplace_back(a, depth);
+      f(net::cidr(a, depth), *nodes_[n].value);
     }
     for (unsigned b = 0; b < 2; ++b) {
       const uint32_t c = nodes_[n].child[b];
       if (c == 0) continue;
       if (b) bits[depth / 8] |= uint8_t(0x80 >> (depth % 8));
-      list_rec(c, v, bits, depth + 1, v6, out);
+      each_rec(c, bits, depth + 1, v6, f);
       if (b) bits[depth / 8] &= uint8_t(~(0x80 >> (depth % 8)));
     }
   }

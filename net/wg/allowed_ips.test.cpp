@@ -171,3 +171,22 @@ TEST_CASE("allowed ips agree with a naive linear reference on random prefixes an
   CHECK(t.size() == 0);
   CHECK(snapshot.size() == ref.entries.size());
 }
+
+TEST_CASE("exact finds only that prefix; for_each visits every prefix once, in one walk") {
+  allowed_ips<int> t;
+  auto c = [](const char* s) { return *net::cidr::parse(s); };
+  REQUIRE(t.insert(c("10.0.0.0/8"), 1));
+  REQUIRE(t.insert(c("10.1.0.0/16"), 2));
+  REQUIRE(t.insert(c("10.1.2.3/32"), 2));
+  REQUIRE(t.insert(c("fd00::/64"), 3));
+  REQUIRE(t.exact(c("10.1.0.0/16")) != nullptr);
+  CHECK(*t.exact(c("10.1.0.0/16")) == 2);
+  CHECK(*t.exact(c("10.1.9.9/16")) == 2);  // host bits masked
+  CHECK(t.exact(c("10.1.0.0/17")) == nullptr);
+  CHECK(t.exact(c("10.1.2.0/24")) == nullptr);  // a node on the path, no value
+  CHECK(*t.exact(c("fd00::/64")) == 3);
+  std::vector<std::pair<std::string, int>> seen;
+  t.for_each([&](const net::cidr& x, const int& v) { seen.emplace_back(x.to_string(), v); });
+  CHECK(seen == std::vector<std::pair<std::string, int>>{
+                    {"10.0.0.0/8", 1}, {"10.1.0.0/16", 2}, {"10.1.2.3/32", 2}, {"fd00::/64", 3}});
+}

@@ -1,6 +1,8 @@
 // device: lifecycle and the control API. The I/O threads are device_io.cpp.
 #include "net/wg/device.hpp"
 
+#include <unordered_map>
+
 #include <netinet/in.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -233,13 +235,13 @@ overlayd::status device::remove_alias(const net::ip_address& ip) {
 
 namespace {
 
-peer_status status_of(const device_peer& p, const snapshot& s) {
+peer_status status_of(const device_peer& p, std::vector<net::cidr> allowed_ips) {
   peer_status st;
   st.key = p.key();
   st.has_preshared_key = !p.preshared_key.is_zero();
   if (st.has_preshared_key) st.preshared_key = p.preshared_key;
   st.endpoint = p.endpoint();
-  st.allowed_ips = s.routes.list(const_cast<device_peer*>(&p));
+  st.allowed_ips = std::move(allowed_ips);
   st.rx_bytes = p.rx_bytes.load(std::memory_order_relaxed);
   st.tx_bytes = p.tx_bytes.load(std::memory_order_relaxed);
   st.last_handshake = p.proto().last_handshake();
@@ -259,8 +261,31 @@ device_status device::current_status() const {
   }
   st.listen_port = udp_.load()->port();
   st.fwmark = s->fwmark;
-  for (const auto& p : s->peers) st.peers.push_back(status_of(*p, *s));
+  // Every peer's prefixes in one walk of the table (a walk per peer made
+  // status quadratic in the peer count).
+  std::unordered_map<const device_peer*, std::vector<net::cidr>> ips;
+  s->routes.for_each([&](const net::cidr& c, device_peer* const& p) { ips[p].push_back(c); });
+  st.peers.reserve(s->peers.size());
+  for (const auto& p : s->peers) {
+    auto it = ips.find(p.get());
+    st.peers.push_back(status_of(*p, it == ips.end() ? std::vector<net::cidr>{} : std::move(it->second)));
+  }
   return st;
+}
+
+std::vector<net::cidr> device::allowed_ips() const {
+  auto s = snap_.load();
+  std::vector<net::cidr> out;
+  out.reserve(s->routes.size());
+  s->routes.for_each([&](const net::cidr& c, device_peer* const&) { out.push_back(c); });
+  return out;
+}
+
+std::optional<crypto::public_key> device::allowed_ip_owner(const net::cidr& c) const {
+  auto s = snap_.load();
+  auto* p = s->routes.exact(c.normalized());
+  if (!p) return std::nullopt;
+  return (*p)->key();
 }
 
 std::optional<peer_status> device::peer(const crypto::public_key& k) const {
@@ -268,7 +293,7 @@ std::optional<peer_status> device::peer(const crypto::public_key& k) const {
   auto s = snap_.load();
   const device_peer* p = s->find(k);
   if (!p) return std::nullopt;
-  return status_of(*p, *s);
+  return status_of(*p, s->routes.list(const_cast<device_peer*>(p)));
 }
 
 bool device::check_peer_handshake(const crypto::public_key& k,

@@ -129,6 +129,10 @@ class device : public uapi_handler {
   status remove_alias(const net::ip_address& ip);
 
   device_status current_status() const;
+  // Every allowed-IP prefix of every peer (one walk of the table).
+  std::vector<net::cidr> allowed_ips() const;
+  // The peer whose allowed IPs hold exactly `c`, if any.
+  std::optional<crypto::public_key> allowed_ip_owner(const net::cidr& c) const;
   std::optional<peer_status> peer(const crypto::public_key& k) const;
   // Sends a handshake initiation now, session or not, to `to` (default: the
   // peer's current endpoint) without changing the endpoint: NAT traversal

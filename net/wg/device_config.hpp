@@ -23,7 +23,7 @@ using crypto::public_key;
 using secret_key = crypto::secret<32>;
 
 // Limits on what a caller can grow (checked when a change is applied).
-inline constexpr size_t max_peers = 4096;
+inline constexpr size_t max_peers = 16384;
 inline constexpr size_t max_allowed_ips_per_peer = 1024;
 inline constexpr size_t max_alias_addresses = 256;
 

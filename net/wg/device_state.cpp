@@ -53,9 +53,8 @@ status apply_allowed_ips(snapshot& s, device_peer* p, const peer_update& pu) {
   if (pu.replace_allowed_ips) s.routes.remove_by_value(p);
   for (const auto& c : pu.allowed_ips) OVERLAYD_TRY(s.routes.insert(c.normalized(), p));
   for (const auto& c : pu.remove_allowed_ips) {
-    auto mine = s.routes.list(p);
-    if (std::find(mine.begin(), mine.end(), c.normalized()) != mine.end())
-      s.routes.remove(c.normalized());
+    const auto* owner = s.routes.exact(c.normalized());
+    if (owner && *owner == p) s.routes.remove(c.normalized());
   }
   if (!pu.allowed_ips.empty() && s.routes.list(p).size() > max_allowed_ips_per_peer)
     return error(errc::exhausted, "peer " + crypto::key_to_base64(p->key().span()) + ": more than " +
