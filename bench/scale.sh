@@ -44,7 +44,7 @@ if [ "$containers" -gt 0 ]; then
   self=$(stat -L -c %i /proc/self/ns/net)
   : > "$tmp/pids"
   for i in $(seq "$containers"); do
-    unshare -n sleep 3600 & p=$!; pids+=("$p"); echo "$p" >> "$tmp/pids"
+    unshare -n sleep 3600 & p=$!; disown "$p"; pids+=("$p"); echo "$p" >> "$tmp/pids"
   done
   for p in $(cat "$tmp/pids"); do  # each in its own namespace before attach
     for _ in $(seq 100); do [ "$(stat -L -c %i /proc/$p/ns/net)" != "$self" ] && break; sleep 0.01; done
