@@ -4,6 +4,13 @@
 // CAF 0.17 (as Debian builds it) has its own logging compiled out, so tracing
 // is ours: scheduled_actor::enqueue and ::consume are virtual, and wrapping
 // them sees every message, including responses and system messages.
+//
+// The same two places tell ThreadSanitizer (core/tsan.hpp) what CAF's
+// uninstrumented mailbox guarantees: everything a sender did before it
+// enqueued a message happens before the handler that consumes it; and what
+// CAF's scheduler guarantees: one handler of an actor at a time, each after
+// the previous one, whichever worker thread runs it. Without them every
+// message is a false data race (docs/operations.md, "Sanitizer builds").
 #pragma once
 
 #include <caf/actor_config.hpp>
@@ -16,6 +23,7 @@
 #include <utility>
 
 #include "actors/observability.hpp"
+#include "core/tsan.hpp"
 #include "actors/trace.hpp"
 
 namespace overlayd::actors {
@@ -32,16 +40,51 @@ class traced : public Base {
  public:
   template <class... Ts>
   traced(caf::actor_config& cfg, observability* obs, const char* name, Ts&&... xs)
-      : Base(cfg, std::forward<Ts>(xs)...), obs_(obs), name_(name), stats_(obs->stats_for(name)) {}
+      : Base(cfg, std::forward<Ts>(xs)...), obs_(obs), name_(name), stats_(obs->stats_for(name)) {
+    tsan::happens_before(this);  // constructed (spawner's thread) before it first runs
+  }
 
   const char* name() const override { return name_; }
 
   void enqueue(caf::mailbox_element_ptr ptr, caf::execution_unit* eu) override {
     stats_->mailbox.fetch_add(1, std::memory_order_relaxed);
+    if (ptr) tsan::happens_before(ptr.get());  // the sender's writes, before the handler's reads
     Base::enqueue(std::move(ptr), eu);
   }
 
+  void initialize() override {
+    tsan::happens_after(this);
+    Base::initialize();
+    tsan::happens_before(this);
+  }
+
+  bool cleanup(caf::error&& fail_state, caf::execution_unit* host) override {
+    tsan::happens_after(this);
+    bool r = Base::cleanup(std::move(fail_state), host);
+    tsan::happens_before(this);
+    return r;
+  }
+
+  // Runs right before the destructor, on whichever thread dropped the last
+  // reference (CAF's reference count is in libcaf_core.so too).
+  void on_destroy() override {
+    tsan::happens_after(this);
+    Base::on_destroy();
+  }
+
   caf::invoke_message_result consume(caf::mailbox_element& x) override {
+    tsan::happens_after(&x);
+    tsan::happens_after(this);
+    auto res = consume_traced(x);
+    tsan::happens_before(this);
+    return res;
+  }
+
+ protected:
+  observability& obs() noexcept { return *obs_; }
+
+ private:
+  caf::invoke_message_result consume_traced(caf::mailbox_element& x) {
     trace_ring& ring = obs_->ring();
     if (!ring.enabled()) return finish(Base::consume(x));
     // An actor's messages to itself (its timers: the NAT poll runs at 10 Hz)
@@ -65,10 +108,6 @@ class traced : public Base {
     return finish(res);
   }
 
- protected:
-  observability& obs() noexcept { return *obs_; }
-
- private:
   caf::invoke_message_result finish(caf::invoke_message_result res) {
     if (res != caf::invoke_message_result::skipped) {
       stats_->mailbox.fetch_sub(1, std::memory_order_relaxed);
