@@ -40,8 +40,13 @@ class traced : public Base {
  public:
   template <class... Ts>
   traced(caf::actor_config& cfg, observability* obs, const char* name, Ts&&... xs)
-      : Base(cfg, std::forward<Ts>(xs)...), obs_(obs), name_(name), stats_(obs->stats_for(name)) {
-    tsan::happens_before(this);  // constructed (spawner's thread) before it first runs
+      : Base(cfg, std::forward<Ts>(xs)...), obs_(obs), name_(name), stats_(obs->stats_for(name)) {}
+
+  // Called by spawn on the spawner's thread once the most derived
+  // constructor is done: all of construction happens before the first run.
+  void launch(caf::execution_unit* eu, bool lazy, bool hide) override {
+    tsan::happens_before(this);
+    Base::launch(eu, lazy, hide);
   }
 
   const char* name() const override { return name_; }
