@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # What tests/tsan.supp hides, checked. Not part of CI (the actor layer alone
-# takes ~8 min to compile under TSan on 2 cores); run it after changing the
+# takes ~12 min to compile cold under TSan on 2 cores); run it after changing the
 # suppressions, actors/traced.hpp or the actors:
 #
 #   tests/tsan_actor_check.sh [BUILD_DIR]     (default build-tsan)
