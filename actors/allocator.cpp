@@ -47,8 +47,11 @@ class allocator_impl : public traced<allocator_actor::base> {
           pools_.release(r.ip);
           return {c, ipc::resp::ok{}};
         },
-        [this](pools_atom, correlation_id c, const pool_request& r)
-            -> caf::result<correlation_id, pool_reply> { return {c, apply(r)}; },
+        [this](pools_atom, correlation_id c, const pool_request& r) -> caf::result<correlation_id, pool_reply> {
+          caf::result<correlation_id, pool_reply> res{c, apply(r)};
+          reply_built();  // pool_client::ask reads it from a scoped_actor
+          return res;
+        },
     };
   }
 

@@ -5,6 +5,9 @@
 
 #include <chrono>
 
+#include "actors/traced.hpp"
+#include "core/tsan.hpp"
+
 namespace overlayd::actors {
 
 void pool_client::set(allocator_actor a) {
@@ -23,7 +26,11 @@ pool_reply pool_client::ask(caf::actor_system& sys, pool_request r) const {
   if (!a) return out;
   caf::scoped_actor self{sys};
   self->request(a, std::chrono::seconds(10), pools_atom::value, correlation_id{0}, std::move(r))
-      .receive([&](correlation_id, pool_reply& rep) { out = std::move(rep); },
+      .receive(
+          [&](correlation_id, pool_reply& rep) {
+            tsan::happens_after(actor_sync(a));  // allocator: reply_built()
+            out = std::move(rep);
+          },
                [&](caf::error& e) {
                  out.failure = error(errc::internal, "allocator: " + caf::to_string(e));
                });

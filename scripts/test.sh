@@ -3,6 +3,7 @@
 # "N passed, N failed[, N skipped]" and exits non-zero on any failure.
 #   FUZZ_SECONDS=N  how long each fuzz target runs (default 20; 0 skips fuzzing)
 #   ASAN=0          skips the ASan+UBSan build and run of the unit tests
+#   TSAN=0          skips the ThreadSanitizer build and run (tests/tsan_tests)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh || { echo "0 passed, 1 failed"; exit 1; }
@@ -23,6 +24,21 @@ if [ "${ASAN:-1}" != 0 ]; then
   export ASAN_BUILD=$PWD/build-asan
 else
   export ASAN_BUILD=/nonexistent
+fi
+# The threaded code that is ours end to end (WireGuard device, DNS server,
+# host mutator, NAT classes) under ThreadSanitizer: only tests/tsan_tests and
+# the libraries it links are built there. TSAN=0 skips it.
+if [ "${TSAN:-1}" != 0 ]; then
+  if [ ! -f build-tsan/build.ninja ]; then
+    meson setup build-tsan --wrap-mode=nodownload -Db_sanitize=thread -Dbuildtype=debug \
+      -Doptimization=1 >/dev/null || { echo "tsan configure failed"; echo "0 passed, 1 failed"; exit 1; }
+  fi
+  if ! ninja -C build-tsan tests/tsan_tests; then
+    echo "tsan build failed"; echo "0 passed, 1 failed"; exit 1
+  fi
+  export TSAN_BUILD=$PWD/build-tsan
+else
+  export TSAN_BUILD=/nonexistent
 fi
 if [ "${FUZZ_SECONDS:-20}" != 0 ]; then
   # libFuzzer targets need clang; only the fuzz targets (and what they link) are built.

@@ -3,8 +3,9 @@
 //
 // The nat_orchestrator owns the relay and TURN clients (control traffic,
 // allocations, binds); after every change it publishes the resulting routes
-// here with set(). The device's threads read them lock-free (an immutable
-// table swapped atomically):
+// here with set(). The device's threads read them without waiting on the
+// orchestrator (an immutable table swapped atomically; a pointer copy under
+// a spin lock, core/atomic_shared_ptr.hpp):
 //   TX  a packet for a route's virtual endpoint (the peer's relay candidate)
 //       becomes a data frame (ours: header with the peer's session port, our
 //       session id and token) or ChannelData (TURN: the channel bound to the
@@ -21,6 +22,7 @@
 #include <tuple>
 #include <vector>
 
+#include "core/atomic_shared_ptr.hpp"
 #include "net/ip.hpp"
 #include "net/wg/relay_hook.hpp"
 
@@ -60,7 +62,7 @@ class relay_routes : public wg::relay_hook {
     // (server, kind, peer port or channel) -> route
     std::map<std::tuple<endpoint, relay_route::kind, uint16_t>, relay_route> by_rx;
   };
-  std::atomic<std::shared_ptr<const table>> t_;
+  atomic_shared_ptr<const table> t_;  // core/atomic_shared_ptr.hpp: not std::atomic
 };
 
 }  // namespace overlayd::net::nat

@@ -5,6 +5,9 @@
 
 #include <doctest/doctest.h>
 
+#include <atomic>
+#include <thread>
+
 #include "net/nat/relay_protocol.hpp"
 #include "net/nat/turn_client.hpp"
 
@@ -109,4 +112,32 @@ TEST_CASE("relay_routes holds at most max_routes") {
   relay_routes r;
   r.set(many);
   CHECK(r.routes().size() == relay_routes::max_routes);
+}
+
+// The orchestrator republishes the table while the device's two I/O threads
+// wrap and unwrap through it (for ThreadSanitizer, tests/tsan_tests).
+TEST_CASE("relay_routes: the table is replaced while two threads wrap and unwrap") {
+  relay_routes r;
+  std::atomic<bool> stop{false};
+  std::atomic<int> wrapped{0};
+  auto reader = [&] {
+    std::vector<uint8_t> frame;
+    endpoint server;
+    for (int i = 0; i < 20000 && !stop; ++i) {
+      if (r.wrap(ep("198.51.100.1:50000"), wg_packet, frame, server)) {
+        ++wrapped;
+        (void)r.unwrap(frame, server);
+      }
+      (void)r.relays(ep("198.51.100.2:49160"));
+    }
+  };
+  std::thread tx(reader), rx(reader);
+  for (uint32_t i = 0; i < 500; ++i)
+    r.set(i % 2 ? std::vector<relay_route>{ours("198.51.100.1:50000", i), turn("198.51.100.2:49160", 0x4001)}
+                : std::vector<relay_route>{});
+  r.set({ours("198.51.100.1:50000")});
+  stop = true;
+  tx.join();
+  rx.join();
+  CHECK(r.routes().size() == 1);
 }

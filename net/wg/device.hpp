@@ -37,6 +37,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/atomic_shared_ptr.hpp"
 #include "core/error.hpp"
 #include "net/ip.hpp"
 #include "net/wg/clock.hpp"
@@ -179,11 +180,12 @@ class device : public uapi_handler {
   void start_threads();
   void stop_threads();
 
-  // Packet-path state, read lock-free.
-  std::atomic<std::shared_ptr<const snapshot>> snap_;
-  std::atomic<std::shared_ptr<udp_socket>> udp_;
-  std::atomic<std::shared_ptr<const foreign_datagram_handler>> foreign_;
-  std::atomic<std::shared_ptr<const relay_hook>> relay_;
+  // Packet-path state: each a pointer copied under a spin lock held for
+  // that copy only (core/atomic_shared_ptr.hpp says why not std::atomic).
+  atomic_shared_ptr<const snapshot> snap_;
+  atomic_shared_ptr<udp_socket> udp_;
+  atomic_shared_ptr<const foreign_datagram_handler> foreign_;
+  atomic_shared_ptr<const relay_hook> relay_;
   std::atomic<bool> relay_set_{false};  // cheap "no hook" check for the packet path
 
   tun_device tun_;

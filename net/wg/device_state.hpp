@@ -1,8 +1,9 @@
 // The device's configuration as the packet path sees it: an immutable
 // `snapshot` of identity, peers and allowed-ips, and the builder that turns a
 // `device_update` into the next snapshot. The device publishes snapshots
-// through an atomic shared_ptr, so I/O threads read them without a lock and a
-// control-API change is one pointer swap.
+// through an atomic_shared_ptr (core/atomic_shared_ptr.hpp), so I/O threads
+// read them with one pointer copy, never waiting on the control API's mutex,
+// and a control-API change is one pointer swap.
 //
 // Peers (`device_peer`) live across snapshots: a snapshot holds shared
 // pointers to them, and their mutable run-time state (endpoint, byte
