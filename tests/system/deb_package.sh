@@ -9,7 +9,8 @@
 #     (created by postinst), both man pages and bash completion, and nothing
 #     outside the expected directories;
 #   - its Depends name the package of every shared library the programs
-#     link, plus iproute2 and nftables, and no -dev package;
+#     link, plus iproute2 and nftables, and no -dev package; this host
+#     satisfies both packages' Depends;
 #   - liboverlayd-dev_*.deb holds the library, headers and pkg-config file,
 #     and Depends on the -dev package of every module that file requires;
 #   - unpacked with `dpkg -x` into a throwaway root, the programs run
@@ -109,6 +110,10 @@ has_dep() {  # "Depends value" package -> 0 when package is one of its alternati
   tr ',|' '\n\n' <<< "$1" | sed -E 's/^ *//; s/[ (:].*//' | grep -qx -- "$2"
 }
 for p in libc6 libstdc++6 iproute2 nftables; do has_dep "$depends" "$p" || { echo "Depends lacks $p"; exit 1; }; done
+# Both packages are installable here: this host (with apt-packages.txt's
+# packages) satisfies their Depends, versions and Provides included.
+dpkg-checkbuilddeps -d "$depends" -c "" "$root/debian/control"
+dpkg-checkbuilddeps -d "$dev_depends" -c "" "$root/debian/control"
 if tr ',|' '\n\n' <<< "$depends" | sed -E 's/^ *//; s/[ (].*//' | grep -E -- '-dev$'; then
   echo "overlayd Depends on -dev packages"; exit 1
 fi
@@ -124,7 +129,13 @@ for b in overlayd overlayctl overlay-relayd overlay-natprobe; do
     path=$(ldconfig -p | awk -v so="$so" '$1 == so {print $NF; exit}')
     [ -n "$path" ] || { echo "$b needs $so, which the host cannot resolve"; exit 1; }
     pkg=$(owner "$path") || { echo "no package owns $path ($so)"; exit 1; }
-    has_dep "$depends" "$pkg" || { echo "$b links $so from $pkg, which Depends does not name"; exit 1; }
+    # Named itself, or as a virtual package it provides (libspdlog1.10's
+    # shlibs name libspdlog1.10-fmt9, which it Provides).
+    ok=0
+    for p in "$pkg" $(dpkg-query -W -f '${Provides}' "$pkg" | tr ',' '\n' | sed -E 's/^ *//; s/[ (].*//'); do
+      has_dep "$depends" "$p" && ok=1
+    done
+    [ "$ok" = 1 ] || { echo "$b links $so from $pkg, which Depends does not name"; exit 1; }
   done
 done
 "$R/usr/bin/overlayd" --help > "$tmp/overlayd.help"
@@ -157,7 +168,7 @@ done
 # ...and an enable only where the admin had enabled it before (re-creating links).
 python3 - "$tmp/control/postinst" <<'PY'
 import sys
-lines = [l.strip() for l in open(sys.argv[1]) if l.strip()]
+lines = [l.strip() for l in open(sys.argv[1]) if l.strip() and not l.strip().startswith("#")]
 for i, l in enumerate(lines):
     if l.startswith("deb-systemd-helper enable"):
         assert "was-enabled" in lines[i - 1], f"postinst enables the unit unconditionally: {l}"
