@@ -99,12 +99,38 @@ depends=$(dpkg-deb -f "$deb" Depends)
 dev_depends=$(dpkg-deb -f "$dev" Depends)
 echo "overlayd Depends: $depends"
 echo "liboverlayd-dev Depends: $dev_depends"
-owner() {  # file -> the package that ships it (dpkg knows one spelling of merged-/usr paths)
-  local f=$1 real; real=$(readlink -f "$1")
-  for c in "$f" "$real" "${f#/usr}" "/usr$f" "${real#/usr}" "/usr$real"; do
-    dpkg -S "$c" 2> /dev/null | head -n 1 | cut -d: -f1 | grep . && return 0
-  done
-  return 1
+shipped_by() {  # DEPENDS, then "what path" lines on stdin: each path's package (or a
+               # virtual package it Provides) must be one of DEPENDS' alternatives
+  python3 -c '
+import os, re, subprocess, sys
+named = {re.split(r"[\s(:]", alt.strip())[0] for d in sys.argv[1].split(",") for alt in d.split("|")}
+items = [l.split(None, 1) for l in sys.stdin.read().splitlines() if l.strip()]
+def spellings(p):  # dpkg knows one spelling of a merged-/usr path
+    out = []
+    for x in (p, os.path.realpath(p)):
+        out += [x, x[4:] if x.startswith("/usr/") else "/usr" + x]
+    return out
+cands = {what: spellings(path) for what, path in items}
+listed = subprocess.run(["dpkg", "-S", *{c for cs in cands.values() for c in cs}],
+                        capture_output=True, text=True).stdout  # one scan of the database
+owner = {}
+for l in listed.splitlines():
+    pkgs, _, path = l.rpartition(": ")
+    if pkgs and not l.startswith("diversion "):
+        owner[path] = pkgs.split(",")[0].strip().split(":")[0]
+bad = []
+for what, cs in cands.items():
+    pkg = next((owner[c] for c in cs if c in owner), None)
+    if not pkg:
+        bad.append(f"no package ships {cs[0]} ({what})"); continue
+    provides = subprocess.run(["dpkg-query", "-W", "-f", "${Provides}", pkg], capture_output=True, text=True).stdout
+    names = {pkg} | {re.split(r"[\s(]", p.strip())[0] for p in provides.split(",") if p.strip()}
+    print(f"  {what}: {pkg}")
+    if not names & named:
+        bad.append(f"{what} comes from {pkg}, which Depends does not name")
+if bad:
+    sys.exit("\n".join(bad))
+' "$1"
 }
 has_dep() {  # "Depends value" package -> 0 when package is one of its alternatives
   tr ',|' '\n\n' <<< "$1" | sed -E 's/^ *//; s/[ (:].*//' | grep -qx -- "$2"
@@ -125,19 +151,16 @@ dpkg -x "$deb" "$R"
 dpkg -x "$dev" "$R"
 # Every shared library the programs link comes from a package they Depend on.
 for b in overlayd overlayctl overlay-relayd overlay-natprobe; do
-  for so in $(objdump -p "$R/usr/bin/$b" | awk '$1 == "NEEDED" {print $2}'); do
-    path=$(ldconfig -p | awk -v so="$so" '$1 == so {print $NF; exit}')
-    [ -n "$path" ] || { echo "$b needs $so, which the host cannot resolve"; exit 1; }
-    pkg=$(owner "$path") || { echo "no package owns $path ($so)"; exit 1; }
-    # Named itself, or as a virtual package it provides (libspdlog1.10's
-    # shlibs name libspdlog1.10-fmt9, which it Provides).
-    ok=0
-    for p in "$pkg" $(dpkg-query -W -f '${Provides}' "$pkg" | tr ',' '\n' | sed -E 's/^ *//; s/[ (].*//'); do
-      has_dep "$depends" "$p" && ok=1
-    done
-    [ "$ok" = 1 ] || { echo "$b links $so from $pkg, which Depends does not name"; exit 1; }
-  done
-done
+  objdump -p "$R/usr/bin/$b" | awk '$1 == "NEEDED" {print $2}'
+done | sort -u > "$tmp/needed"
+# (libspdlog1.10's shlibs name libspdlog1.10-fmt9, which it Provides.)
+while read -r so; do
+  path=$(ldconfig -p | awk -v so="$so" '$1 == so && !p {print $NF; p = 1}')
+  [ -n "$path" ] || { echo "the programs need $so, which the host cannot resolve"; exit 1; }
+  echo "$so $path"
+done < "$tmp/needed" > "$tmp/needed.paths"
+echo "linked libraries, by package:"
+shipped_by "$depends" < "$tmp/needed.paths"
 "$R/usr/bin/overlayd" --help > "$tmp/overlayd.help"
 grep -q -- "--data-dir" "$tmp/overlayd.help"
 "$R/usr/bin/overlayd" --version | grep -qx "overlayd $(dpkg-deb -f "$deb" Version | sed 's/-[^-]*$//')"
@@ -181,9 +204,10 @@ sh -n "$tmp/control/prerm"
 pc=$R/usr/lib/$ma/pkgconfig/overlayd.pc
 grep -qx "prefix=/usr" "$pc"
 for m in $(sed -n 's/^Requires\(\.private\)\?: *//p' "$pc" | tr ',' ' '); do
-  pkg=$(owner "$(pkg-config --variable=pcfiledir "$m")/$m.pc") || { echo "no package ships $m.pc"; exit 1; }
-  has_dep "$dev_depends" "$pkg" || { echo "overlayd.pc requires $m ($pkg), which liboverlayd-dev does not Depend on"; exit 1; }
-done
+  echo "$m.pc $(pkg-config --variable=pcfiledir "$m")/$m.pc"
+done > "$tmp/requires"
+echo "overlayd.pc's modules, by package:"
+shipped_by "$dev_depends" < "$tmp/requires"
 has_dep "$dev_depends" libcaf-dev  # -lcaf_core -lcaf_io
 PKG_CONFIG_PATH=$(dirname "$pc") PKG_CONFIG_SYSROOT_DIR=$R pkg-config --cflags --libs --static overlayd > /dev/null
 
