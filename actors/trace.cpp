@@ -1,16 +1,18 @@
 #include "actors/trace.hpp"
 
 #include <algorithm>
+#include <utility>
 
 namespace overlayd::actors {
 
 trace_ring::trace_ring(size_t capacity) : slots_(std::max<size_t>(capacity, 1)) {}
 
-void trace_ring::commit(const trace_record& r) {
+void trace_ring::commit(trace_record r) {
   std::lock_guard lock(mu_);
   auto& slot = slots_[r.seq % slots_.size()];
-  // A slow handler must not overwrite a newer record that lapped it.
-  if (slot.seq < r.seq) slot = r;
+  // A slow handler must not overwrite a newer record that lapped it. Moved
+  // in: the record it replaces leaves with `r` (freed after the lock).
+  if (slot.seq < r.seq) std::swap(slot, r);
 }
 
 uint64_t trace_ring::last_seq() const { return next_seq_.load(std::memory_order_relaxed) - 1; }

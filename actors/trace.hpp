@@ -1,9 +1,12 @@
 // The actor trace: every message every actor consumes, in a bounded ring.
 //
-// Recording is on the hot path of every actor, so a record is a fixed-size POD
-// (names are static strings, the message kind is the raw atom value) written
-// under one short mutex; nothing allocates. Rendering to JSON/Perfetto is the
-// edge's job (ipc/trace_json.*).
+// Recording is on the hot path of every actor, so a record is small and
+// cheap to copy (actor names are static strings, the message kind is the raw
+// atom value), written under one short mutex. The one string a record owns is
+// the service a request names, set only on the hops that carry the request
+// itself (the gateway's and the supervisor's): empty everywhere else, and
+// kept in place (no allocation) up to 15 bytes. Rendering to JSON/Perfetto is
+// the edge's job (ipc/trace_json.*).
 #pragma once
 
 #include <atomic>
@@ -11,6 +14,7 @@
 #include <cstdint>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <vector>
 
 namespace overlayd::actors {
@@ -28,6 +32,10 @@ struct trace_record {
   int result_index = -1;        // ipc::response alternative carried, -1 if none
   bool is_response = false;     // a reply to an earlier request
   uint64_t correlation = 0;     // 0 = none (e.g. a timer, a down message)
+  // The service the carried ipc::request names (setup/teardown_service_overlay,
+  // allocate_ip, attach_container, a peer op scoped to a service); empty when
+  // it names none or the message carries no request.
+  std::string service;
 };
 
 class trace_ring {
@@ -43,7 +51,7 @@ class trace_ring {
   uint64_t reserve() noexcept { return next_seq_.fetch_add(1, std::memory_order_relaxed); }
   // Stores a record whose seq came from reserve(), overwriting the oldest
   // record when full. A reserved seq not yet committed reads as absent.
-  void commit(const trace_record& r);
+  void commit(trace_record r);
 
   // Records with seq > since, oldest first, at most `limit`, optionally only
   // those of one correlation id.

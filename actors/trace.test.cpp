@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <string>
+
 #include "actors/trace.hpp"
 
 using namespace overlayd::actors;
@@ -60,4 +62,25 @@ TEST_CASE("a reserved but uncommitted record reads as absent, and later commits 
   REQUIRE(all.size() == 2);
   CHECK(all[0].seq == 1);
   CHECK(all[0].correlation == 1);
+}
+
+TEST_CASE("a record keeps the service its request names, through wrapping and late commits") {
+  trace_ring ring(4);
+  auto named = [](uint64_t corr, std::string service) {
+    auto r = rec(corr);
+    r.service = std::move(service);
+    return r;
+  };
+  const std::string long_name(200, 's');  // past the string's in-place buffer
+  for (int i = 0; i < 6; ++i) record(ring, named(1, i % 2 ? long_name : "web"));
+  auto slow = named(2, "db");
+  slow.seq = ring.reserve();
+  record(ring, rec(3));  // no service
+  ring.commit(slow);
+  auto all = ring.read(0, 100);
+  REQUIRE(all.size() == 4);
+  CHECK(all[0].service == "web");      // seq 5
+  CHECK(all[1].service == long_name);  // seq 6
+  CHECK(all[2].service == "db");       // seq 7, committed last
+  CHECK(all[3].service.empty());       // seq 8
 }

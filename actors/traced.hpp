@@ -31,7 +31,8 @@ namespace overlayd::actors {
 
 namespace detail {
 // Reads the correlation id, atom and IPC payload kinds out of a message
-// (convention in messages.hpp). Defined in traced.cpp to keep CAF's
+// (convention in messages.hpp), and the service a carried IPC request names.
+// Defined in traced.cpp to keep CAF's
 // type-matching machinery out of every actor's translation unit.
 void describe(const caf::mailbox_element& x, trace_record& r);
 }  // namespace detail
@@ -136,7 +137,7 @@ class traced : public Base {
     detail::describe(x, r);
     auto res = Base::consume(x);
     r.handling_ns = trace_ring::now_ns() - r.mono_ns;
-    if (res != caf::invoke_message_result::skipped) ring.commit(r);  // a skipped seq stays a gap
+    if (res != caf::invoke_message_result::skipped) ring.commit(std::move(r));  // a skipped seq stays a gap
     return finish(res);
   }
 

@@ -8,6 +8,7 @@
 
 #include <chrono>
 
+#include "actors/messages.hpp"
 #include "actors/traced.hpp"
 
 using namespace overlayd::actors;
@@ -63,4 +64,40 @@ TEST_CASE("a request to a traced actor is recorded; the actor's messages to itse
     CHECK(r.sender_id != r.receiver_id);
   }
   CHECK(to_echo >= 2);  // both pings (and possibly the exit message)
+}
+
+TEST_CASE("a hop that carries a request records the service the request names") {
+  using namespace overlayd;
+  auto described = [](auto&&... xs) {
+    auto m = caf::make_mailbox_element(nullptr, caf::make_message_id(), {}, std::forward<decltype(xs)>(xs)...);
+    trace_record r;
+    detail::describe(*m, r);
+    return r;
+  };
+  // The supervisor's hop: (serve, correlation, request).
+  auto r = described(serve_atom::value, correlation_id{7}, ipc::request{ipc::req::setup_service_overlay{"web"}});
+  CHECK(r.correlation == 7);
+  CHECK(r.service == "web");
+  CHECK(r.op_index == static_cast<int>(ipc::request{ipc::req::setup_service_overlay{}}.index()));
+  // The gateway's hop: (request, correlation, inbound_call).
+  ipc::req::attach_container attach;
+  attach.service = "a-service-name-longer-than-fifteen-bytes";
+  r = described(request_atom::value, correlation_id{8}, inbound_call{ipc::request{attach}, {}});
+  CHECK(r.service == attach.service);
+  // A peer op names the service of its scope; a global one names none.
+  ipc::req::add_peer scoped;
+  scoped.scope.service = "db";
+  CHECK(described(serve_atom::value, correlation_id{9}, ipc::request{scoped}).service == "db");
+  CHECK(described(serve_atom::value, correlation_id{9}, ipc::request{ipc::req::add_peer{}}).service.empty());
+  ipc::req::remove_allowed_ip scoped_rm;
+  scoped_rm.scope.service = "db";
+  CHECK(described(serve_atom::value, correlation_id{9}, ipc::request{scoped_rm}).service == "db");
+  CHECK(described(serve_atom::value, correlation_id{9}, ipc::request{ipc::req::teardown_service_overlay{"api"}})
+            .service == "api");
+  // The allocator's hop of allocate_ip carries the bare request.
+  CHECK(described(alloc_ip_atom::value, correlation_id{10}, ipc::req::allocate_ip{"web", false}).service == "web");
+  // Requests that name no service, and messages without a request.
+  CHECK(described(serve_atom::value, correlation_id{11}, ipc::request{ipc::req::status{}}).service.empty());
+  CHECK(described(serve_atom::value, correlation_id{11}, ipc::request{ipc::req::detach_container{}}).service.empty());
+  CHECK(described(sweep_atom::value).service.empty());
 }

@@ -174,38 +174,62 @@ std::string dns_view(const json& dns) {
   return o.str();
 }
 
-std::string trace_view(const json& trace, const trace_filter& f) {
-  // Records in seq order, grouped by correlation id (0: not part of a request).
+namespace {
+// One request of the trace: its records in seq order and what the filters
+// and the tree header need.
+struct traced_request {
+  uint64_t correlation = 0;
+  std::vector<const json*> hops;
+  std::string type, op, service;
+  int64_t t0 = 0, end = 0;
+};
+
+// The requests in `trace` (records grouped by correlation id; 0 is no
+// request) that pass `f`, in correlation order.
+std::vector<traced_request> matching_requests(const json& trace, const trace_filter& f) {
   std::map<uint64_t, std::vector<const json*>> by_request;
   if (trace.contains("records") && trace["records"].is_array())
     for (const auto& r : trace["records"]) {
       const auto c = r.value("correlation", uint64_t{0});
       if (c) by_request[c].push_back(&r);
     }
-  std::ostringstream o;
+  std::vector<traced_request> out;
   for (auto& [c, hops] : by_request) {
-    std::sort(hops.begin(), hops.end(), [](const json* a, const json* b) { return a->value("seq", 0ull) < b->value("seq", 0ull); });
-    const json& first = *hops.front();
-    const std::string type = first.value("type", std::string("?"));
-    const std::string op = type.find(':') == std::string::npos ? type : type.substr(type.rfind(':') + 1);
-    if (f.op && op != *f.op && type.find(*f.op) == std::string::npos) continue;
-    const int64_t t0 = first.value("time_ns", int64_t{0});
-    int64_t end = t0;
-    for (const json* h : hops) end = std::max(end, h->value("time_ns", int64_t{0}) + h->value("handling_ns", int64_t{0}));
-    if (end - t0 < f.slower_than_ns) continue;
-    if (f.service) {
-      bool named = false;
-      for (const json* h : hops)
-        named = named || h->value("type", std::string()).find(*f.service) != std::string::npos ||
-                str((*h)["receiver"], "name").find(*f.service) != std::string::npos;
-      if (!named) continue;
-    }
-    o << "request " << c << "  " << op << "  " << duration(end - t0) << "  (" << hops.size() << " hops)\n";
-    int64_t prev_start = t0;
-    for (size_t i = 0; i < hops.size(); ++i) {
-      const json& h = *hops[i];
+    traced_request q;
+    q.correlation = c;
+    q.hops = std::move(hops);
+    std::sort(q.hops.begin(), q.hops.end(),
+              [](const json* a, const json* b) { return a->value("seq", 0ull) < b->value("seq", 0ull); });
+    const json& first = *q.hops.front();
+    q.type = first.value("type", std::string("?"));
+    q.op = q.type.find(':') == std::string::npos ? q.type : q.type.substr(q.type.rfind(':') + 1);
+    if (f.op && q.op != *f.op && q.type.find(*f.op) == std::string::npos) continue;
+    q.t0 = q.end = first.value("time_ns", int64_t{0});
+    for (const json* h : q.hops)
+      q.end = std::max(q.end, h->value("time_ns", int64_t{0}) + h->value("handling_ns", int64_t{0}));
+    if (q.end - q.t0 < f.slower_than_ns) continue;
+    // The service the request names: on each of its records ("service"), or
+    // at least on those that carried the request.
+    for (const json* h : q.hops)
+      if (q.service.empty()) q.service = str(*h, "service", "");
+    if (f.service && q.service != *f.service) continue;
+    out.push_back(std::move(q));
+  }
+  return out;
+}
+}  // namespace
+
+std::string trace_view(const json& trace, const trace_filter& f) {
+  std::ostringstream o;
+  for (const auto& q : matching_requests(trace, f)) {
+    o << "request " << q.correlation << "  " << q.op;
+    if (!q.service.empty()) o << "  service " << q.service;
+    o << "  " << duration(q.end - q.t0) << "  (" << q.hops.size() << " hops)\n";
+    int64_t prev_start = q.t0;
+    for (size_t i = 0; i < q.hops.size(); ++i) {
+      const json& h = *q.hops[i];
       const int64_t start = h.value("time_ns", int64_t{0});
-      o << (i + 1 == hops.size() ? "  └─ " : "  ├─ ") << "#" << h.value("seq", 0ull) << " "
+      o << (i + 1 == q.hops.size() ? "  └─ " : "  ├─ ") << "#" << h.value("seq", 0ull) << " "
         << str(h["sender"], "name") << " → " << str(h["receiver"], "name") << "  " << h.value("type", std::string("?"))
         << "  wait " << duration(std::max<int64_t>(0, start - prev_start)) << "  handle "
         << duration(h.value("handling_ns", int64_t{0})) << "\n";
@@ -213,6 +237,17 @@ std::string trace_view(const json& trace, const trace_filter& f) {
     }
   }
   return o.str();
+}
+
+json trace_filtered(const json& trace, const trace_filter& f) {
+  json out = trace.is_object() ? trace : json::object();
+  json records = json::array();
+  for (const auto& q : matching_requests(trace, f))
+    for (const json* h : q.hops) records.push_back(*h);
+  std::sort(records.begin(), records.end(),
+            [](const json& a, const json& b) { return a.value("seq", 0ull) < b.value("seq", 0ull); });
+  out["records"] = std::move(records);
+  return out;
 }
 
 std::optional<int64_t> parse_duration_ns(const std::string& text) {

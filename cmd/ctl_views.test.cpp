@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <vector>
+
 #include "cmd/ctl_views.hpp"
 
 using namespace overlayd::ctl;
@@ -81,10 +83,85 @@ TEST_CASE("overlayctl trace: one tree per request, hops in order, filters by op 
   slow.slower_than_ns = *parse_duration_ns("1ms");
   CHECK(has(trace_view(t, slow), "request 7"));
   CHECK_FALSE(has(trace_view(t, slow), "request 8"));
+  // Neither request names a service: --service matches neither, not even
+  // on an actor's name or a message type.
   trace_filter svc;
   svc.service = "supervisor";
-  CHECK(has(trace_view(t, svc), "request 7"));
-  CHECK_FALSE(has(trace_view(t, svc), "request 8"));
+  CHECK(trace_view(t, svc).empty());
+  svc.service = "setup_service_overlay";
+  CHECK(trace_view(t, svc).empty());
+}
+
+TEST_CASE("overlayctl trace --service: requests naming that service, with all their hops") {
+  // 7: setup_service_overlay web (every record says so, as /v1/trace gives
+  // them); 8: allocate_ip api; 9: allocate_ip web where only the hop that
+  // carried the request names it (a --follow batch); 10: status, no service;
+  // 11: a service whose name contains "web".
+  auto t = json::parse(R"({"last_seq":12,"records":[
+    {"seq":1,"time_ns":1000,"handling_ns":100,"sender":{"name":"external","id":0},"receiver":{"name":"gateway","id":3},
+     "type":"request:setup_service_overlay","correlation":7,"response":false,"service":"web"},
+    {"seq":2,"time_ns":1500,"handling_ns":400,"sender":{"name":"gateway","id":3},"receiver":{"name":"supervisor","id":4},
+     "type":"serve:setup_service_overlay","correlation":7,"response":false,"service":"web"},
+    {"seq":3,"time_ns":2000,"handling_ns":50,"sender":{"name":"external","id":0},"receiver":{"name":"gateway","id":3},
+     "type":"request:allocate_ip","correlation":8,"response":false,"service":"api"},
+    {"seq":4,"time_ns":2100,"handling_ns":50,"sender":{"name":"gateway","id":3},"receiver":{"name":"allocator","id":5},
+     "type":"alloc_ip","correlation":8,"response":false,"service":"api"},
+    {"seq":5,"time_ns":3000,"handling_ns":10,"sender":{"name":"supervisor","id":4},"receiver":{"name":"web_actor","id":6},
+     "type":"svc_setup","correlation":7,"response":false,"service":"web"},
+    {"seq":6,"time_ns":4000,"handling_ns":10,"sender":{"name":"supervisor","id":4},"receiver":{"name":"gateway","id":3},
+     "type":"reply:service_overlay","correlation":7,"response":true,"service":"web"},
+    {"seq":7,"time_ns":5000,"handling_ns":10,"sender":{"name":"external","id":0},"receiver":{"name":"gateway","id":3},
+     "type":"request:allocate_ip","correlation":9,"response":false,"service":"web"},
+    {"seq":8,"time_ns":5100,"handling_ns":10,"sender":{"name":"gateway","id":3},"receiver":{"name":"allocator","id":5},
+     "type":"alloc_ip","correlation":9,"response":false},
+    {"seq":9,"time_ns":5200,"handling_ns":10,"sender":{"name":"allocator","id":5},"receiver":{"name":"gateway","id":3},
+     "type":"reply:ip","correlation":9,"response":true},
+    {"seq":10,"time_ns":6000,"handling_ns":10,"sender":{"name":"external","id":0},"receiver":{"name":"gateway","id":3},
+     "type":"request:status","correlation":10,"response":false},
+    {"seq":11,"time_ns":7000,"handling_ns":10,"sender":{"name":"external","id":0},"receiver":{"name":"gateway","id":3},
+     "type":"request:setup_service_overlay","correlation":11,"response":false,"service":"webshop"},
+    {"seq":12,"time_ns":7100,"handling_ns":10,"sender":{"name":"x","id":9},"receiver":{"name":"y","id":10},
+     "type":"sweep","correlation":0,"response":false}]})");
+  const auto all = trace_view(t, {});
+  CHECK(has(all, "request 7  setup_service_overlay  service web  "));
+  CHECK(has(all, "request 8  allocate_ip  service api  "));
+  CHECK(has(all, "request 9  allocate_ip  service web  "));
+  CHECK(has(all, "request 10  status  "));
+  CHECK_FALSE(has(all, "request 10  status  service"));
+
+  trace_filter web;
+  web.service = "web";
+  const auto v = trace_view(t, web);
+  CHECK(has(v, "request 7  setup_service_overlay  service web  "));
+  CHECK(has(v, "(4 hops)"));
+  CHECK(has(v, "#5 supervisor → web_actor  svc_setup"));
+  CHECK(has(v, "└─ #6 supervisor → gateway  reply:service_overlay"));
+  CHECK(has(v, "request 9  allocate_ip  service web  "));
+  CHECK(has(v, "(3 hops)"));
+  CHECK(has(v, "└─ #9 allocator → gateway  reply:ip"));
+  CHECK_FALSE(has(v, "request 8"));   // api
+  CHECK_FALSE(has(v, "request 10"));  // names no service
+  CHECK_FALSE(has(v, "request 11"));  // webshop is not web
+  CHECK_FALSE(has(v, "sweep"));
+
+  // Combined with the other filters.
+  web.op = "allocate_ip";
+  CHECK_FALSE(has(trace_view(t, web), "request 7"));
+  CHECK(has(trace_view(t, web), "request 9"));
+  trace_filter none;
+  none.service = "nope";
+  CHECK(trace_view(t, none).empty());
+
+  // --json: the same requests, every hop of each, in seq order.
+  trace_filter web_only;
+  web_only.service = "web";
+  const auto j = trace_filtered(t, web_only);
+  CHECK(j["last_seq"] == 12);
+  std::vector<uint64_t> seqs;
+  for (const auto& r : j["records"]) seqs.push_back(r["seq"]);
+  CHECK(seqs == std::vector<uint64_t>{1, 2, 5, 6, 7, 8, 9});
+  CHECK(trace_filter{}.empty());
+  CHECK_FALSE(web_only.empty());
 }
 
 TEST_CASE("durations parse with units; anything else is refused") {

@@ -166,7 +166,7 @@ int trace(const options& o, bool follow, const ctl::trace_filter& f, const std::
     auto j = http_json(o, "/v1/trace?since=" + std::to_string(since) + "&limit=100000");
     if (!j) return exit_unreachable;
     if (!follow) {
-      if (o.as_json) std::printf("%s\n", j->dump().c_str());
+      if (o.as_json) std::printf("%s\n", (f.empty() ? *j : ctl::trace_filtered(*j, f)).dump().c_str());
       else std::fputs(ctl::trace_view(*j, f).c_str(), stdout);
       return exit_ok;
     }
@@ -180,10 +180,12 @@ int trace(const options& o, bool follow, const ctl::trace_filter& f, const std::
     pending = std::move(keep);
     if (!ready.empty()) {
       json t{{"records", ready}};
-      if (o.as_json)
-        for (const auto& r : ready) std::printf("%s\n", r.dump().c_str());
-      else
+      if (o.as_json) {
+        const json shown = f.empty() ? t : ctl::trace_filtered(t, f);
+        for (const auto& r : shown["records"]) std::printf("%s\n", r.dump().c_str());
+      } else {
         std::fputs(ctl::trace_view(t, f).c_str(), stdout);
+      }
       std::fflush(stdout);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
@@ -419,7 +421,7 @@ int main(int argc, char** argv) {
   auto* tr = app.add_subcommand("trace", "the actor trace, one tree per request");
   tr->add_flag("--follow,-f", follow, "stream new requests");
   tr->add_option("--op", op_filter, "only requests of this op");
-  tr->add_option("--service", svc_filter, "only requests whose hops name this text");
+  tr->add_option("--service", svc_filter, "only requests for this service (all their hops)");
   tr->add_option("--slower-than", slower, "only requests that took longer (e.g. 5ms)");
   tr->add_option("--perfetto", perfetto, "write Chrome trace-event JSON (with flows) to FILE");
   tr->callback(run([&] {

@@ -35,6 +35,13 @@ const char* result_name_at(int i) {
 }
 }  // namespace
 
+std::map<uint64_t, std::string> request_services(const std::vector<actors::trace_record>& records) {
+  std::map<uint64_t, std::string> out;
+  for (const auto& r : records)
+    if (r.correlation && !r.service.empty()) out.emplace(r.correlation, r.service);
+  return out;
+}
+
 std::string trace_message_type(const actors::trace_record& r) {
   std::string t;
   if (r.atom) t = caf::to_string(static_cast<caf::atom_value>(r.atom));
@@ -47,6 +54,7 @@ std::string trace_message_type(const actors::trace_record& r) {
 
 std::string render_trace_json(const std::vector<actors::trace_record>& records, uint64_t last_seq,
                               const caller_lookup& caller_of) {
+  const auto service_of = request_services(records);
   nlohmann::json list = nlohmann::json::array();
   for (const auto& r : records) {
     std::optional<peer_cred> peer;
@@ -62,6 +70,7 @@ std::string render_trace_json(const std::vector<actors::trace_record>& records, 
         {"response", r.is_response},
     });
     if (peer) list.back()["peer"] = {{"pid", peer->pid}, {"uid", peer->uid}, {"gid", peer->gid}};
+    if (auto it = service_of.find(r.correlation); it != service_of.end()) list.back()["service"] = it->second;
   }
   nlohmann::json out = {{"last_seq", last_seq}, {"records", std::move(list)}};
   return out.dump();
@@ -94,6 +103,7 @@ std::string render_perfetto_json(const std::vector<actors::trace_record>& record
       events.push_back(std::move(e));
     }
   }
+  const auto service_of = request_services(records);
   for (const auto& r : records) {
     if (named.insert(r.receiver_id).second)
       events.push_back({{"ph", "M"}, {"name", "thread_name"}, {"pid", 1}, {"tid", r.receiver_id},
@@ -111,6 +121,8 @@ std::string render_perfetto_json(const std::vector<actors::trace_record>& record
                         {"correlation", r.correlation},
                         {"sender", r.sender_id ? r.sender : "external"},
                         {"sender_id", r.sender_id}}}});
+    if (auto it = service_of.find(r.correlation); it != service_of.end())
+      events.back()["args"]["service"] = it->second;
   }
   nlohmann::json out = {{"traceEvents", std::move(events)}, {"displayTimeUnit", "ns"}};
   return out.dump();

@@ -8,7 +8,8 @@
 # threaded code that is ours end to end under TSan when $TSAN_BUILD or
 # build-tsan has tests/tsan_tests), then every
 # tests/system/*.sh script (exit 0 = pass, 77 = skipped, anything else = fail;
-# one script counts once), then bounded fuzz runs when a fuzz build exists.
+# one script counts once; each gets 300 s, or what its "# run_all-timeout:
+# SECONDS" line says), then bounded fuzz runs when a fuzz build exists.
 # Privileged scripts need root; as root they always run (CI is root).
 set -u
 # The scripts' checks call python3 hundreds of times: Debian's interpreter
@@ -63,7 +64,9 @@ run_script() {  # path
   local t=$1 name; name=$(basename "$t" .sh)
   local log="$logdir/$name.log"
   local start=$SECONDS
-  BUILD_DIR="$build" TEST_LOG_DIR="$logdir" timeout --kill-after=10 300 bash "$t" >"$log" 2>&1
+  # 300 s each, unless the script asks for more with a line "# run_all-timeout: SECONDS".
+  local limit; limit=$(sed -nE 's/^# run_all-timeout: ([0-9]+)$/\1/p' "$t" | head -n 1)
+  BUILD_DIR="$build" TEST_LOG_DIR="$logdir" timeout --kill-after=10 "${limit:-300}" bash "$t" >"$log" 2>&1
   local rc=$?
   case $rc in
     0) passed=$((passed + 1)); echo "PASS $name ($((SECONDS - start))s)" ;;

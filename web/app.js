@@ -88,12 +88,23 @@ function requests(trace) {
     const end = Math.max(...hops.map((h) => h.time_ns + h.handling_ns));
     const span = Math.max(end - t0, 1);
     const op = hops[0].type.split(":").pop();
+    // The service the request names (setup/teardown, ip alloc, attach, a
+    // service-scoped peer op): on its records, or at least those carrying it.
+    const service = (hops.find((h) => h.service) || {}).service;
     const div = document.createElement("div");
     div.className = "request";
     div.dataset.correlation = corr;
+    if (service) div.dataset.service = service;
     const title = document.createElement("div");
     title.className = "title";
-    title.textContent = "request " + corr + " · " + op + " · " + dur(end - t0) + " · " + hops.length + " hops";
+    title.append("request " + corr + " · " + op + " · ");
+    if (service) {
+      const svc = document.createElement("span");
+      svc.className = "service";
+      svc.textContent = "service " + service;
+      title.append(svc, " · ");
+    }
+    title.append(dur(end - t0) + " · " + hops.length + " hops");
     div.append(title);
     let prev = t0;
     for (const h of hops) {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # overlayctl against a real daemon: subcommands for the requests, table views
-# and --json, the trace tree, and the exit codes (0 ok, 1 err, 2 unreachable).
+# and --json, the trace tree and its filters (--service: the request's own
+# service), and the exit codes (0 ok, 1 err, 2 unreachable).
 #
 #   ns N: overlayd --http 127.0.0.1:7420   <-   overlayctl (in N)
 #
@@ -41,6 +42,34 @@ grep -q "gateway → supervisor" "$tmp/trace"
 grep -q "supervisor → service_overlay" "$tmp/trace"
 ! grep -q "setup_service_overlay" "$tmp/trace"
 [ -z "$(C trace --slower-than 100s)" ]
+# --service: requests whose records name that service, each with all its
+# hops; not another service's, not requests naming none.
+C trace --service web > "$tmp/trace-web"
+grep -qE "^request [0-9]+  setup_service_overlay  service web  " "$tmp/trace-web" || { cat "$tmp/trace-web"; exit 1; }
+grep -qE "^request [0-9]+  attach_container  service web  " "$tmp/trace-web" || { cat "$tmp/trace-web"; exit 1; }
+grep -q "supervisor → service_overlay" "$tmp/trace-web"
+! grep -q "service db" "$tmp/trace-web"
+! grep -qE "^request [0-9]+  (set_local_node_id|setup_global_overlay|add_peer|register_dns)  " "$tmp/trace-web"
+C trace --service db > "$tmp/trace-db"
+grep -qE "^request [0-9]+  setup_service_overlay  service db  " "$tmp/trace-db" || { cat "$tmp/trace-db"; exit 1; }
+! grep -q "service web" "$tmp/trace-db"
+[ -z "$(C trace --service nosuch)" ]
+# Against the whole trace: the same requests, each with every one of its hops.
+C --json trace > "$tmp/trace-all.json"
+C --json trace --service web > "$tmp/trace-web.json"
+python3 - "$tmp/trace-all.json" "$tmp/trace-web.json" <<'PY'
+import collections, json, sys
+full, web = (json.load(open(p))["records"] for p in sys.argv[1:3])
+hops = collections.Counter(r["correlation"] for r in full if r["correlation"])
+named = {r["correlation"] for r in full if r.get("service") == "web"}
+ops = {r["correlation"]: r["type"].split(":")[-1] for r in full if r["sender"]["name"] == "external" and r["correlation"]}
+assert {ops[c] for c in named} == {"setup_service_overlay", "attach_container"}, {c: ops.get(c) for c in named}
+got = collections.Counter(r["correlation"] for r in web)
+assert set(got) == named, (got, named)
+assert all(got[c] == hops[c] for c in named), (got, hops)
+assert all(r.get("service") == "web" for r in web), web
+PY
+grep -qE "^request [0-9]+  setup_service_overlay  service db  " <(C trace) || { C trace; exit 1; }
 C trace --perfetto "$tmp/p.json" | grep -q "^wrote"
 python3 -c 'import json,sys; e=json.load(open(sys.argv[1]))["traceEvents"]; assert any(x["ph"]=="s" for x in e) and any(x["ph"]=="f" for x in e)' "$tmp/p.json"
 timeout 3 ip netns exec "$N" "$BUILD_DIR/overlayctl" trace --follow > "$tmp/follow" 2>&1 &

@@ -7,9 +7,9 @@
 #         global overlay, service web, allocate_ip web
 #
 # Checks: the DOM shows the allocate_ip request under its correlation id
-# (found in the trace API) with its hops (external → gateway → allocator),
-# the service with its subnet, and the actors table; a screenshot is kept in
-# the test logs ($TEST_LOG_DIR, which tests/run_all.sh sets; run alone, the
+# (found in the trace API), naming its service, with its hops (external →
+# gateway → allocator), the service with its subnet, and the actors table; a
+# screenshot is kept in the test logs ($TEST_LOG_DIR, which tests/run_all.sh sets; run alone, the
 # screenshot goes with the temp dir).
 command -v chromium > /dev/null || { echo "chromium is not installed (scripts/apt-packages.txt lists it)"; exit 1; }
 tag=wv$$
@@ -59,6 +59,7 @@ p = Blocks(); p.feed(dom)
 text = "\n".join(p.block)
 assert text, f"no request block for correlation {corr} in the DOM"
 assert f"request {corr} · allocate_ip" in text, text
+assert "service web" in text, f"the block does not name the request's service:\n{text}"
 assert text.count(" → ") == hops, f"{hops} hops expected:\n{text}"
 assert "external → gateway" in text and "gateway → allocator" in text, text
 for cell in ("web", "auto", subnet, "allocator", "supervisor"):
