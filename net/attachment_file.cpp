@@ -1,5 +1,9 @@
 #include "net/attachment_file.hpp"
 
+#include <algorithm>
+
+#include "net/state_lines.hpp"
+
 #include <sys/stat.h>
 
 #include <cerrno>
@@ -54,11 +58,12 @@ result<attachment_file> parse_attachment_file(std::string_view text) {
   auto bad = [&](std::string_view why) {
     return error(errc::protocol, "attachments line " + std::to_string(lineno) + ": " + std::string(why));
   };
-  while (!text.empty()) {
-    const size_t nl = text.find('\n');
-    if (nl == std::string_view::npos) return bad("unterminated line (a torn write?)");
-    std::string_view line = text.substr(0, nl);
-    text.remove_prefix(nl + 1);
+  const auto lines = split_state_lines(text);
+  if (!lines) {
+    lineno = static_cast<size_t>(std::count(text.begin(), text.end(), '\n')) + 1;
+    return bad("unterminated line (a torn write?)");
+  }
+  for (std::string_view line : *lines) {
     ++lineno;
     if (lineno == 1) {
       if (line != header) return bad("not an overlayd attachments file");
